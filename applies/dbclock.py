@@ -1,0 +1,62 @@
+"""The database's clock, as SQL expressions.
+
+Staleness is always judged by the server that stores the heartbeat (``NOW()``), never by the
+application host: a skewed app clock must not change which applies look dead. Both expressions
+have whole-second precision, like SchemaBot's DATETIME columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
+
+
+class DbNow(models.Func):
+    """``NOW()`` on the database, second precision."""
+
+    output_field = models.DateTimeField()
+
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, list[Any]]:
+        if connection.vendor == "sqlite":
+            return "datetime('now')", []
+        return "CURRENT_TIMESTAMP", []
+
+
+class SecondsAgo(models.Func):
+    """``NOW() - INTERVAL n SECOND`` on the database."""
+
+    output_field = models.DateTimeField()
+
+    def __init__(self, seconds: int) -> None:
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        self.seconds = int(seconds)
+        super().__init__()
+
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, list[Any]]:
+        if connection.vendor == "sqlite":
+            return "datetime('now', %s)", [f"-{self.seconds} seconds"]
+        return "(NOW() - INTERVAL %s SECOND)", [self.seconds]
+
+
+def database_now(using: str) -> datetime:
+    """Read the current time from the database named ``using`` (an aware UTC datetime)."""
+    connection = connections[using]
+    sql = "SELECT datetime('now')" if connection.vendor == "sqlite" else "SELECT NOW()"
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        value = cursor.fetchone()[0]
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value

@@ -1,0 +1,149 @@
+"""Environment parsing for settings: every bad value fails at start with a message naming it.
+
+Kept apart from ``settings.py`` so the rules (which database goes where, which SchemaBot mode is
+in force) can be tested without reloading Django's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+STANDALONE = "standalone"
+ATTACH = "attach"
+SCHEMABOT_MODES = (STANDALONE, ATTACH)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+# Strict mode so a bad write is an error, not a silently truncated value; the rest mirrors
+# MySQL 8's defaults. Sessions run in UTC because Django reads naive DATETIMEs as UTC.
+MYSQL_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+
+
+def env_str(environ: Mapping[str, str], name: str, default: str = "") -> str:
+    return environ.get(name, default).strip()
+
+
+def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no).")
+
+
+def env_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+def env_list(environ: Mapping[str, str], name: str, default: list[str]) -> list[str]:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class DatabaseLayout:
+    """Where the two databases live and whether ternadmin may create SchemaBot's tables."""
+
+    default: dict[str, Any]
+    schemabot: dict[str, Any]
+    schemabot_mode: str
+    embedded: bool
+
+
+def database_layout(environ: Mapping[str, str], data_dir: Path) -> DatabaseLayout:
+    """Build both DATABASES entries from the environment.
+
+    Nothing set: one embedded SQLite file holds both (the zero-set-up demo). A SchemaBot URL on
+    its own keeps ternadmin's tables in the embedded file. A ternadmin URL without a SchemaBot URL
+    is refused: sharing one server-side schema would make test databases collide.
+    """
+    default_url = env_str(environ, "TERNADMIN_DATABASE_URL")
+    schemabot_url = env_str(environ, "SCHEMABOT_DATABASE_URL")
+    if default_url and not schemabot_url:
+        raise ImproperlyConfigured(
+            "TERNADMIN_DATABASE_URL is set but SCHEMABOT_DATABASE_URL is not; set both "
+            "(SchemaBot's storage database is a database of its own)."
+        )
+    embedded_url = f"sqlite:///{data_dir / 'ternadmin.sqlite3'}"
+    default = _database(default_url or embedded_url, "TERNADMIN_DATABASE_URL")
+    schemabot = _database(schemabot_url or embedded_url, "SCHEMABOT_DATABASE_URL")
+    mode = _schemabot_mode(environ, schemabot_url_set=bool(schemabot_url))
+    if mode == ATTACH and schemabot["ENGINE"] != "django.db.backends.mysql":
+        raise ImproperlyConfigured(
+            "SCHEMABOT_MODE=attach needs SCHEMABOT_DATABASE_URL to name a MySQL/MariaDB "
+            "database created by SchemaBot."
+        )
+    if mode == ATTACH and same_database(default, schemabot):
+        raise ImproperlyConfigured(
+            "In attach mode TERNADMIN_DATABASE_URL must name a database other than SchemaBot's: "
+            "ternadmin never creates its own tables there."
+        )
+    return DatabaseLayout(default, schemabot, mode, embedded=not default_url)
+
+
+def _schemabot_mode(environ: Mapping[str, str], *, schemabot_url_set: bool) -> str:
+    # A production URL defaults to attach, so a real SchemaBot database is never altered by
+    # accident; standalone against a URL must be asked for by name.
+    default = ATTACH if schemabot_url_set else STANDALONE
+    mode = env_str(environ, "SCHEMABOT_MODE", default).lower() or default
+    if mode not in SCHEMABOT_MODES:
+        raise ImproperlyConfigured(
+            f"SCHEMABOT_MODE={mode!r} is not one of: {', '.join(SCHEMABOT_MODES)}."
+        )
+    return mode
+
+
+def _database(url: str, name: str) -> dict[str, Any]:
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_health_checks=True))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.mysql":
+        config["OPTIONS"] = {
+            "charset": "utf8mb4",
+            "init_command": f"SET time_zone = '+00:00', sql_mode = '{MYSQL_SQL_MODE}'",
+            # SchemaBot claims at READ COMMITTED so SKIP LOCKED scans take no gap locks.
+            "isolation_level": "read committed",
+            **config.get("OPTIONS", {}),
+        }
+        config["CONN_MAX_AGE"] = 60
+    elif engine == "django.db.backends.sqlite3":
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        config["OPTIONS"] = {
+            # WAL lets the web server, the scheduler and the demo seeder share the file;
+            # IMMEDIATE takes the write lock up front instead of failing on lock upgrade.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    else:
+        raise ImproperlyConfigured(f"{name}: only mysql:// and sqlite:// URLs are supported.")
+    return config
+
+
+def same_database(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    keys = ("ENGINE", "NAME", "HOST", "PORT")
+    return all(str(first.get(key) or "") == str(second.get(key) or "") for key in keys)

@@ -1,0 +1,180 @@
+"""ternadmin settings, configured by environment variables.
+
+The defaults run the demo: with nothing set, both databases live in one embedded SQLite file and
+demo mode relaxes what production must set (secret key, hosts, TLS). Any database URL turns demo
+mode off unless ``TERNADMIN_DEMO=1`` asks for it. Bad values fail at start with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ternadmin import config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ENV = os.environ
+
+DATA_DIR = Path(config.env_str(ENV, "TERNADMIN_DATA_DIR") or BASE_DIR / "var")
+_layout = config.database_layout(ENV, DATA_DIR)
+
+# Demo mode is the zero-set-up default only; pointing at a real database means production.
+DEMO_MODE = config.env_bool(ENV, "TERNADMIN_DEMO", default=_layout.embedded)
+DEBUG = config.env_bool(ENV, "TERNADMIN_DEBUG", default=False)
+
+SECRET_KEY = config.env_str(ENV, "TERNADMIN_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEMO_MODE:
+        raise ImproperlyConfigured(
+            "TERNADMIN_SECRET_KEY is required outside demo mode (a long random string)."
+        )
+    SECRET_KEY = "demo-only-insecure-key-do-not-use-in-production-" + "x" * 16
+
+ALLOWED_HOSTS = config.env_list(
+    ENV, "TERNADMIN_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEMO_MODE else []
+)
+if not ALLOWED_HOSTS and not DEBUG:
+    raise ImproperlyConfigured(
+        "TERNADMIN_ALLOWED_HOSTS is required outside demo mode (comma-separated host names)."
+    )
+CSRF_TRUSTED_ORIGINS = config.env_list(ENV, "TERNADMIN_CSRF_TRUSTED_ORIGINS", [])
+
+# Transport security: on by default in production, off in the demo (plain http on localhost).
+_secure = not DEMO_MODE
+SECURE_SSL_REDIRECT = config.env_bool(ENV, "TERNADMIN_SSL_REDIRECT", default=_secure)
+SESSION_COOKIE_SECURE = config.env_bool(ENV, "TERNADMIN_SECURE_COOKIES", default=_secure)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = config.env_int(
+    ENV, "TERNADMIN_HSTS_SECONDS", default=31_536_000 if _secure else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = config.env_bool(ENV, "TERNADMIN_HSTS_PRELOAD", default=False)
+if config.env_bool(ENV, "TERNADMIN_BEHIND_PROXY", default=False):
+    # Only behind a proxy that sets (and strips client-sent) X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_q",
+    "django_tables2",
+    "django_filters",
+    "applies",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ternadmin.urls"
+WSGI_APPLICATION = "ternadmin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "applies.context_processors.console",
+            ],
+        },
+    },
+]
+
+# --- Databases -------------------------------------------------------------------------------
+DATABASES = {"default": _layout.default, "schemabot": _layout.schemabot}
+DATABASE_ROUTERS = ["ternadmin.routers.SchemaBotRouter"]
+SCHEMABOT_DATABASE = "schemabot"
+SCHEMABOT_MODE = _layout.schemabot_mode
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- SchemaBot semantics (domain.md §3.1) -----------------------------------------------------
+# Staleness is always judged in SQL against the database clock; these are only the windows.
+TERNADMIN_STALE_AFTER_SECONDS = config.env_int(
+    ENV, "TERNADMIN_STALE_AFTER_SECONDS", default=60, minimum=1
+)
+TERNADMIN_RETRY_BUDGET = config.env_int(ENV, "TERNADMIN_RETRY_BUDGET", default=10, minimum=1)
+TERNADMIN_RETRY_FRESHNESS_SECONDS = config.env_int(
+    ENV, "TERNADMIN_RETRY_FRESHNESS_SECONDS", default=86_400, minimum=1
+)
+
+# --- Auth, sessions, static --------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = config.env_int(ENV, "TERNADMIN_SESSION_SECONDS", default=12 * 3600)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEMO_MODE
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# The demo serves static files straight from the source tree, without collectstatic.
+WHITENOISE_USE_FINDERS = DEMO_MODE
+WHITENOISE_AUTOREFRESH = DEMO_MODE
+
+# --- Scheduler (django-q2) ---------------------------------------------------------------------
+Q_CLUSTER = {
+    "name": config.env_str(ENV, "TERNADMIN_Q_NAME", "ternadmin"),
+    "orm": "default",
+    "workers": config.env_int(ENV, "TERNADMIN_Q_WORKERS", default=2, minimum=1),
+    "timeout": config.env_int(ENV, "TERNADMIN_Q_TIMEOUT", default=300, minimum=1),
+    "retry": config.env_int(ENV, "TERNADMIN_Q_RETRY", default=360, minimum=2),
+    "catch_up": False,
+    "save_limit": 250,
+    "label": "Scheduler",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": config.env_str(ENV, "TERNADMIN_LOG_LEVEL", "INFO")},
+}
+
+# django-q2's partial index is simply skipped on MariaDB; the warning is about its table, not ours.
+SILENCED_SYSTEM_CHECKS = ["models.W037"]
