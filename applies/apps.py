@@ -69,4 +69,3 @@ def create_standalone_tables_after_migrate(using: str, verbosity: int = 1, **kwa
     created = create_standalone_tables(alias)
     if created and verbosity >= 1:
         print(f"  Created SchemaBot tables (standalone): {', '.join(created)}")
-

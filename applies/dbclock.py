@@ -22,7 +22,13 @@ class DbNow(models.Func):
     output_field = models.DateTimeField()
 
     def as_sql(
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
     ) -> tuple[str, list[Any]]:
         if connection.vendor == "sqlite":
             return "datetime('now')", []
@@ -41,7 +47,13 @@ class SecondsAgo(models.Func):
         super().__init__()
 
     def as_sql(
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
     ) -> tuple[str, list[Any]]:
         if connection.vendor == "sqlite":
             return "datetime('now', %s)", [f"-{self.seconds} seconds"]

@@ -20,7 +20,7 @@ class UnsignedAutoField(models.BigAutoField):
     def rel_db_type(self, connection: BaseDatabaseWrapper) -> str | None:
         if connection.vendor == "mysql":
             return "bigint UNSIGNED"
-        return super().rel_db_type(connection)
+        return models.BigIntegerField().db_type(connection=connection)
 
 
 class SecondsDateTimeField(models.DateTimeField):

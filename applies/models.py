@@ -11,7 +11,7 @@ child row may point at nothing, and nothing cascades.
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from django.db import models
 
@@ -57,6 +57,7 @@ def _relation(to: str, column: str, *, null: bool = False, related_name: str = "
 class SchemaBotTable(models.Model):
     """Base of every model that lives in SchemaBot's database (see ``ternadmin.routers``)."""
 
+    objects: ClassVar[models.Manager[Any]]
     lives_in_schemabot: ClassVar[bool] = True
     table_indexes: ClassVar[tuple[TableIndex, ...]] = ()
 
@@ -89,7 +90,9 @@ class Lock(SchemaBotTable):
         db_table = "locks"
 
     def __str__(self) -> str:
-        return f"{self.database_name} ({self.database_type}) by {self.repository}#{self.pull_request}"
+        return (
+            f"{self.database_name} ({self.database_type}) by {self.repository}#{self.pull_request}"
+        )
 
 
 class Plan(SchemaBotTable):

@@ -17,7 +17,9 @@ from applies.models import SCHEMABOT_MODELS, SchemaBotTable, TableIndex
 from ternadmin.config import ATTACH, STANDALONE
 
 
-def index_name(connection: BaseDatabaseWrapper, model: type[SchemaBotTable], index: TableIndex) -> str:
+def index_name(
+    connection: BaseDatabaseWrapper, model: type[SchemaBotTable], index: TableIndex
+) -> str:
     # MySQL scopes index names to their table, as SchemaBot relies on (idx_repo_pr is on four
     # tables); SQLite scopes them to the database, so there they carry the table's name.
     if connection.vendor == "sqlite":
@@ -31,17 +33,15 @@ def create_standalone_tables(using: str) -> list[str]:
         raise ImproperlyConfigured("Refusing to create SchemaBot tables outside standalone mode.")
     connection = connections[using]
     existing = set(connection.introspection.table_names())
-    created: list[str] = []
+    missing = [model for model in SCHEMABOT_MODELS if model._meta.db_table not in existing]
+    if not missing:
+        return []
     with connection.schema_editor() as editor:
-        for model in SCHEMABOT_MODELS:
-            table = model._meta.db_table
-            if table in existing:
-                continue
+        for model in missing:
             editor.create_model(model)
             for index in model.table_indexes:
                 editor.execute(_create_index_sql(connection, model, index))
-            created.append(table)
-    return created
+    return [model._meta.db_table for model in missing]
 
 
 def _create_index_sql(
@@ -65,7 +65,9 @@ def schema_problems(using: str) -> list[str]:
             if table not in tables:
                 problems.append(f"table `{table}` is missing")
                 continue
-            present = {c.name for c in connection.introspection.get_table_description(cursor, table)}
+            present = {
+                c.name for c in connection.introspection.get_table_description(cursor, table)
+            }
             problems.extend(
                 f"column `{table}.{field.column}` is missing"
                 for field in model._meta.concrete_fields

@@ -136,9 +136,7 @@ _APPLY_STATE_LIST: tuple[StateInfo, ...] = (
     _claimable(_A.APPLYING_BRANCH_CHANGES, "Applying branch changes", Badge.SETUP, setup=True),
     _claimable(_A.VALIDATING_BRANCH, "Validating branch", Badge.SETUP, setup=True),
     _claimable(_A.CREATING_DEPLOY_REQUEST, "Creating deploy request", Badge.SETUP, setup=True),
-    _claimable(
-        _A.VALIDATING_DEPLOY_REQUEST, "Validating deploy request", Badge.SETUP, setup=True
-    ),
+    _claimable(_A.VALIDATING_DEPLOY_REQUEST, "Validating deploy request", Badge.SETUP, setup=True),
     StateInfo(
         _A.WAITING_FOR_DEPLOY,
         "Waiting for deploy",
@@ -192,26 +190,36 @@ _TASK_STATE_LIST: tuple[StateInfo, ...] = (
     StateInfo(_T.PENDING, "Pending", Badge.WAITING, Story.FOLLOWS_APPLY, _TASK_FOLLOWS),
     StateInfo(_T.RUNNING, "Running", Badge.ACTIVE, Story.FOLLOWS_APPLY, _TASK_FOLLOWS),
     StateInfo(
-        _T.WAITING_FOR_DEPLOY, "Waiting for deploy", Badge.WAITING, Story.FOLLOWS_APPLY,
+        _T.WAITING_FOR_DEPLOY,
+        "Waiting for deploy",
+        Badge.WAITING,
+        Story.FOLLOWS_APPLY,
         _TASK_FOLLOWS,
     ),
     StateInfo(
-        _T.WAITING_FOR_CUTOVER, "Waiting for cutover", Badge.WAITING, Story.FOLLOWS_APPLY,
+        _T.WAITING_FOR_CUTOVER,
+        "Waiting for cutover",
+        Badge.WAITING,
+        Story.FOLLOWS_APPLY,
         _TASK_FOLLOWS,
     ),
     StateInfo(_T.RECOVERING, "Recovering", Badge.ACTIVE, Story.FOLLOWS_APPLY, _TASK_FOLLOWS),
     StateInfo(_T.CUTTING_OVER, "Cutting over", Badge.ACTIVE, Story.FOLLOWS_APPLY, _TASK_FOLLOWS),
-    StateInfo(
-        _T.REVERT_WINDOW, "Revert window", Badge.WAITING, Story.FOLLOWS_APPLY, _TASK_FOLLOWS
-    ),
+    StateInfo(_T.REVERT_WINDOW, "Revert window", Badge.WAITING, Story.FOLLOWS_APPLY, _TASK_FOLLOWS),
     StateInfo(_T.CHECKSUMMING, "Checksumming", Badge.ACTIVE, Story.FOLLOWS_APPLY, _TASK_FOLLOWS),
     StateInfo(_T.REVERTING, "Reverting", Badge.ACTIVE, Story.FOLLOWS_APPLY, _TASK_FOLLOWS),
     StateInfo(
-        _T.FAILED_RETRYABLE, "Retrying", Badge.RETRYING, Story.FOLLOWS_APPLY,
+        _T.FAILED_RETRYABLE,
+        "Retrying",
+        Badge.RETRYING,
+        Story.FOLLOWS_APPLY,
         "Requeued to pending when its apply's retry is claimed.",
     ),
     StateInfo(
-        _T.STOPPED, "Stopped", Badge.HALTED, Story.FOLLOWS_APPLY,
+        _T.STOPPED,
+        "Stopped",
+        Badge.HALTED,
+        Story.FOLLOWS_APPLY,
         "Not terminal at task level: requeued when its apply is started again.",
     ),
     StateInfo(_T.COMPLETED, "Completed", Badge.DONE, Story.TERMINAL, "Done.", terminal=True),
@@ -231,9 +239,7 @@ CLAIMABLE_APPLY_STATES: tuple[str, ...] = tuple(
     s.value for s in _APPLY_STATE_LIST if s.claimable_when_stale
 )
 SETUP_PHASE_STATES: tuple[str, ...] = tuple(s.value for s in _APPLY_STATE_LIST if s.setup_phase)
-ACTIVE_APPLY_STATES: tuple[str, ...] = tuple(
-    s.value for s in _APPLY_STATE_LIST if not s.terminal
-)
+ACTIVE_APPLY_STATES: tuple[str, ...] = tuple(s.value for s in _APPLY_STATE_LIST if not s.terminal)
 TERMINAL_TASK_STATES: tuple[str, ...] = tuple(s.value for s in _TASK_STATE_LIST if s.terminal)
 
 

@@ -176,5 +176,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": config.env_str(ENV, "TERNADMIN_LOG_LEVEL", "INFO")},
 }
 
-# django-q2's partial index is simply skipped on MariaDB; the warning is about its table, not ours.
-SILENCED_SYSTEM_CHECKS = ["models.W037"]
+SILENCED_SYSTEM_CHECKS = [
+    # django-q2's partial index is skipped on MariaDB; the warning is about its table, not ours.
+    "models.W037",
+]
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is a commitment an organisation makes for its whole domain, not a default a
+    # tool should make for it; TERNADMIN_HSTS_PRELOAD=1 opts in.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")

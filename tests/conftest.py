@@ -1,0 +1,66 @@
+"""Shared test set-up.
+
+The suite runs twice (see ``bin/test``): with both databases on MariaDB, and on the embedded
+SQLite default with ``-m "not mariadb"``. A test marked ``mariadb`` needs the Django databases
+to be MariaDB/MySQL: elsewhere it is skipped with the reason, except under CI, where a
+MariaDB test that cannot run is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connections
+
+from applies.models import SCHEMABOT_MODELS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMABOT_DDL_DIR = Path(
+    os.environ.get("TERNADMIN_SCHEMABOT_DDL_DIR", REPO_ROOT.parent / "shared" / "schemabot-schema")
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def schemabot_on_mariadb() -> bool:
+    return settings.DATABASES[settings.SCHEMABOT_DATABASE]["ENGINE"] == "django.db.backends.mysql"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("mariadb") is None or schemabot_on_mariadb():
+        return
+    reason = (
+        "needs MariaDB: set TERNADMIN_DATABASE_URL and SCHEMABOT_DATABASE_URL to mysql:// URLs "
+        "(bin/test does)"
+    )
+    if IN_CI:
+        pytest.fail(f"{reason}; under CI a MariaDB test never skips", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def schemabot_ddl() -> dict[str, str]:
+    """SchemaBot's own CREATE TABLE statements (b2349ea), by table name."""
+    files = sorted(SCHEMABOT_DDL_DIR.glob("*.sql"))
+    if not files:
+        pytest.skip(f"SchemaBot's DDL fixture is absent (looked in {SCHEMABOT_DDL_DIR})")
+    return {path.stem: path.read_text() for path in files}
+
+
+@pytest.fixture(autouse=True)
+def _empty_schemabot_tables_after_transactional_tests(
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    # Django's flush after a transactional test skips unmanaged models, and SchemaBot's tables
+    # are unmanaged: empty them ourselves so rows never leak into the next test.
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and marker.kwargs.get("transaction", False)
+    if transactional or "transactional_db" in request.fixturenames:
+        connection = connections[settings.SCHEMABOT_DATABASE]
+        with connection.cursor() as cursor:
+            for model in SCHEMABOT_MODELS:
+                cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")

@@ -1,0 +1,49 @@
+"""Standalone mode creates SchemaBot's tables itself; they must be the tables SchemaBot creates."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+from django.test import override_settings
+
+from applies.models import SCHEMABOT_MODELS
+from applies.schema import create_standalone_tables, missing_indexes, schema_problems
+from tests.helpers import load_ddl, schema_snapshot, scratch_database
+
+SCHEMABOT = ["default", "schemabot"]
+
+
+@pytest.mark.django_db(databases=SCHEMABOT)
+def test_standalone_tables_have_every_column_and_index() -> None:
+    assert schema_problems(settings.SCHEMABOT_DATABASE) == []
+    assert missing_indexes(settings.SCHEMABOT_DATABASE) == []
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(databases=SCHEMABOT)
+def test_standalone_ddl_is_schemabots_ddl(schemabot_ddl: dict[str, str]) -> None:
+    tables = {model._meta.db_table for model in SCHEMABOT_MODELS}
+    assert set(schemabot_ddl) == tables
+    connection = connections[settings.SCHEMABOT_DATABASE]
+    connection.ensure_connection()
+    ours = schema_snapshot(connection.connection)
+    with scratch_database("ternadmin_ddl") as reference:
+        load_ddl(reference, schemabot_ddl)
+        theirs = schema_snapshot(reference)
+    assert {t: ours[t] for t in tables} == theirs
+
+
+@pytest.mark.django_db(databases=SCHEMABOT)
+def test_creating_tables_again_is_a_no_op() -> None:
+    assert create_standalone_tables(settings.SCHEMABOT_DATABASE) == []
+
+
+@pytest.mark.django_db(databases=SCHEMABOT)
+def test_no_table_creation_in_attach_mode() -> None:
+    with (
+        override_settings(SCHEMABOT_MODE="attach"),
+        pytest.raises(ImproperlyConfigured, match="outside standalone mode"),
+    ):
+        create_standalone_tables(settings.SCHEMABOT_DATABASE)
