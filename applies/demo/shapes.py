@@ -1,0 +1,100 @@
+"""The values the generator passes between its steps: the fleet, the applies it plans, and an
+apply being turned into rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from applies.demo.catalogue import DATABASE_TYPE, Kind
+from applies.demo.clock import Clock
+from applies.vocabulary import DatabaseType, Engine
+
+
+@dataclass(frozen=True)
+class Change:
+    table: str
+    action: str
+    ddl: str
+
+
+@dataclass
+class Database:
+    lock_id: int
+    name: str
+    engine: Engine
+    repository: str
+    changes: tuple[Change, ...]
+    schema_files: str
+    plan_data: dict[tuple[int, ...], str] = field(default_factory=dict)  # cache by changes
+    deploy_requests: int = 0  # last deploy-request number handed out
+
+    @property
+    def database_type(self) -> DatabaseType:
+        return DATABASE_TYPE[self.engine]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an apply runs; SchemaBot allows one non-terminal apply per target (§3.4)."""
+
+    database: Database
+    environment: str
+    deployment: str
+
+
+@dataclass
+class Spec:
+    """One apply to generate. Times are seconds before the database clock."""
+
+    state: str
+    target: Target
+    kind: Kind
+    created_ago: int
+    started_ago: int | None
+    updated_ago: int
+    completed_ago: int | None
+    attempt: int = 0
+    detail: bool = True
+
+    @property
+    def engine(self) -> Engine:
+        return self.target.database.engine
+
+
+@dataclass(frozen=True)
+class Lease:
+    owner: str = ""
+    token: str = ""
+    acquired_ago: int | None = None
+
+
+class Times(NamedTuple):
+    """An apply's timestamps, formatted once and shared by its operation and tasks."""
+
+    lease_acquired: str | None
+    started: str | None
+    completed: str | None
+    created: str | None
+    updated: str | None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An apply being turned into rows: its spec plus what its child rows share."""
+
+    id: int
+    spec: Spec
+    clock: Clock  # the reading its times count back from
+    identifier: str
+    plan_identifier: str
+    changes: tuple[int, ...]  # indexes into its database's changes, one task each
+    options: dict[str, object]
+    options_json: str
+    path: list[str]  # the states it went through, ending in its own
+    path_agos: list[int]  # when it entered each
+    lease: Lease
+    times: Times
+    instant: bool
+    error: str | None
+    pull_request: int

@@ -1,0 +1,84 @@
+"""The fleet the demo applies run on: databases with their schema and pending changes, the
+targets (database, environment, deployment) applies run against, and one lock per database."""
+
+from __future__ import annotations
+
+import random
+
+from applies.demo.catalogue import (
+    ALTER,
+    CREATE,
+    DATABASES,
+    DEFAULT_DEPLOYMENT,
+    DROP,
+    ENVIRONMENTS,
+    MULTI_REGION,
+    NEW_COLUMNS,
+    REPOSITORIES,
+    TABLES,
+)
+from applies.demo.clock import DAY, HOUR, Clock
+from applies.demo.formats import to_json
+from applies.demo.shapes import Change, Database, Target
+from applies.demo.writer import Row
+from applies.vocabulary import Engine
+
+
+class World:
+    """Built from the seeded RNG before any apply, so every apply draws from the same fleet."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        named = [(engine, name) for engine, names in DATABASES.items() for name in names]
+        self.databases = [self._database(i, e, n) for i, (e, n) in enumerate(named, start=1)]
+        self.targets = {engine: self._targets(engine) for engine in DATABASES}
+
+    def _database(self, lock_id: int, engine: Engine, name: str) -> Database:
+        tables = self.rng.sample(TABLES, 4)
+        files = {
+            f"{t}.sql": f"CREATE TABLE `{t}` (\n  `id` bigint unsigned NOT NULL AUTO_INCREMENT,"
+            "\n  `created_at` datetime NOT NULL,\n  PRIMARY KEY (`id`)\n);\n"
+            for t in tables
+        }
+        if engine == Engine.PLANETSCALE:
+            files["vschema.json"] = to_json({"sharded": False, "tables": {t: {} for t in tables}})
+        schema_files = to_json({name: {"Files": files}})
+        changes = tuple(self._change(table) for table in tables)
+        repository = REPOSITORIES[lock_id % len(REPOSITORIES)]
+        return Database(lock_id, name, engine, repository, changes, schema_files)
+
+    def _change(self, table: str) -> Change:
+        roll, column = self.rng.random(), self.rng.choice(NEW_COLUMNS)
+        if roll < 0.12:
+            ddl = (
+                f"CREATE TABLE `{table}_archive` (`id` bigint unsigned NOT NULL AUTO_INCREMENT, "
+                "`payload` json NOT NULL, PRIMARY KEY (`id`))"
+            )
+            return Change(f"{table}_archive", CREATE, ddl)
+        if roll < 0.18:
+            return Change(f"{table}_legacy", DROP, f"DROP TABLE `{table}_legacy`")
+        if roll < 0.6:
+            return Change(
+                table, ALTER, f"ALTER TABLE `{table}` ADD COLUMN `{column}` varchar(64) NOT NULL"
+            )
+        return Change(table, ALTER, f"ALTER TABLE `{table}` ADD INDEX `idx_{column}` (`{column}`)")
+
+    def _targets(self, engine: Engine) -> list[Target]:
+        targets = []
+        for database in (d for d in self.databases if d.engine == engine):
+            regional = database.lock_id % 4 == 0
+            for deployment in MULTI_REGION if regional else (DEFAULT_DEPLOYMENT,):
+                targets += [Target(database, env, deployment) for env in ENVIRONMENTS]
+        return targets
+
+    def lock_rows(self, clock: Clock) -> list[Row]:
+        # SchemaBot allows one lock row per database (UNIQUE idx_database), so a database's
+        # applies share one; it names the pull request holding it now.
+        rows: list[Row] = []
+        for db in self.databases:
+            pr, at = self.rng.randint(100, 9000), clock.at(self.rng.randint(HOUR, 30 * DAY))
+            owner = f"{db.repository}#{pr}"
+            rows.append(
+                (db.lock_id, db.name, db.database_type, db.repository, pr, owner, "", at, at)
+            )
+        return rows
