@@ -33,6 +33,7 @@ from applies.states import (
     ApplyState,
     apply_state,
 )
+from applies.vocabulary import ControlOperation, Engine, LogEvent, RequestStatus
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
 
@@ -103,17 +104,17 @@ def test_progress_is_printed_only_at_verbosity_2() -> None:
 def test_a_stale_planetscale_apply_in_every_setup_phase() -> None:
     seed_demo()
     for state in SETUP_PHASE_STATES:
-        assert Apply.objects.filter(stale(), state=state, engine=demo.PLANETSCALE).exists(), state
+        assert Apply.objects.filter(stale(), state=state, engine=Engine.PLANETSCALE).exists(), state
 
 
 @pytest.mark.parametrize(
     ("state", "engine"),
     [
-        (ApplyState.RUNNING, demo.PLANETSCALE),
-        (ApplyState.WAITING_FOR_CUTOVER, demo.PLANETSCALE),
-        (ApplyState.REVERT_WINDOW, demo.PLANETSCALE),
-        (ApplyState.RUNNING, demo.SPIRIT),
-        (ApplyState.WAITING_FOR_CUTOVER, demo.SPIRIT),
+        (ApplyState.RUNNING, Engine.PLANETSCALE),
+        (ApplyState.WAITING_FOR_CUTOVER, Engine.PLANETSCALE),
+        (ApplyState.REVERT_WINDOW, Engine.PLANETSCALE),
+        (ApplyState.RUNNING, Engine.SPIRIT),
+        (ApplyState.WAITING_FOR_CUTOVER, Engine.SPIRIT),
     ],
 )
 def test_stale_applies_in_other_claimable_states(state: str, engine: str) -> None:
@@ -124,8 +125,8 @@ def test_stale_applies_in_other_claimable_states(state: str, engine: str) -> Non
 def test_fresh_active_applies_hold_a_live_lease() -> None:
     seed_demo()
     fresh = Apply.objects.filter(~stale(), state__in=CLAIMABLE_APPLY_STATES)
-    assert fresh.filter(engine=demo.PLANETSCALE).count() >= 3
-    assert fresh.filter(engine=demo.SPIRIT).exists()
+    assert fresh.filter(engine=Engine.PLANETSCALE).count() >= 3
+    assert fresh.filter(engine=Engine.SPIRIT).exists()
     for apply in fresh:
         assert LEASE_OWNER.match(apply.lease_owner)
         assert uuid.UUID(apply.lease_token).version == 4
@@ -175,7 +176,9 @@ def test_queued_pending_apply_has_tasks_and_no_lease() -> None:
 
 def test_start_requests_wait_on_a_stopped_and_a_deferred_apply() -> None:
     seed_demo()
-    pending_starts = ApplyControlRequest.objects.filter(operation=demo.START, status="pending")
+    pending_starts = ApplyControlRequest.objects.filter(
+        operation=ControlOperation.START, status=RequestStatus.PENDING
+    )
     stopped = Apply.objects.filter(
         state=ApplyState.STOPPED, control_requests__in=pending_starts, completed_at=None
     )
@@ -238,7 +241,7 @@ def test_every_apply_has_its_plan_lock_operation_and_tasks() -> None:
 def test_logs_record_each_state_transition() -> None:
     seed_demo()
     for apply in Apply.objects.exclude(state=ApplyState.PENDING):
-        transitions = apply.logs.filter(event_type=demo.STATE_TRANSITION).order_by("id")
+        transitions = apply.logs.filter(event_type=LogEvent.STATE_TRANSITION).order_by("id")
         assert transitions, apply.state
         assert transitions.first().old_state == ApplyState.PENDING
         assert transitions.last().new_state == apply.state
@@ -255,7 +258,7 @@ def test_planetscale_resume_metadata_matches_the_phase() -> None:
     seed_demo(applies=400)
     seen = set()
     operations = ApplyOperation.objects.select_related("apply", "apply__plan")
-    for operation in operations.filter(apply__engine=demo.PLANETSCALE):
+    for operation in operations.filter(apply__engine=Engine.PLANETSCALE):
         apply, meta = operation.apply, operation.engine_resume_metadata
         if apply.state == ApplyState.PENDING:
             assert meta is None and operation.engine_resume_context is None
@@ -283,7 +286,7 @@ def test_planetscale_resume_metadata_matches_the_phase() -> None:
 
 def test_spirit_operations_persist_no_engine_state() -> None:
     seed_demo()
-    spirit = ApplyOperation.objects.filter(apply__engine=demo.SPIRIT)
+    spirit = ApplyOperation.objects.filter(apply__engine=Engine.SPIRIT)
     assert spirit.exists()
     assert not spirit.exclude(engine_resume_metadata=None).exists()
 

@@ -40,17 +40,12 @@ from applies.demo.clock import Clock, Windows
 from applies.demo.formats import branch_name
 from applies.demo.guard import SeedRefused, TablesNotEmpty, check_may_seed
 from applies.demo.writer import COLUMNS, empty_tables, write
-from applies.vocabulary import ControlOperation, Engine, LogEvent
 
 __all__ = [
     "DEFAULT_APPLIES",
     "DEFAULT_CHUNK",
     "DEFAULT_SEED",
     "MINIMUM_APPLIES",
-    "PLANETSCALE",
-    "SPIRIT",
-    "START",
-    "STATE_TRANSITION",
     "UNKNOWN_STATE",
     "SeedRefused",
     "SeedReport",
@@ -64,11 +59,6 @@ __all__ = [
 DEFAULT_APPLIES = 400
 DEFAULT_SEED = 20260615
 DEFAULT_CHUNK = 10_000
-
-# The names callers of the single-module demo used, now the vocabulary's own members.
-SPIRIT, PLANETSCALE = Engine.SPIRIT, Engine.PLANETSCALE
-START = ControlOperation.START
-STATE_TRANSITION = LogEvent.STATE_TRANSITION
 
 
 @dataclass
