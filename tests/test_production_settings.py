@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from tests.helpers import clean_environ, run_manage, run_python
+import httpx
+
+from tests.helpers import REPO_ROOT, clean_environ, free_port, run_manage, run_python
 
 
 def production_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -52,3 +58,68 @@ def test_production_defaults_are_secure(tmp_path: Path) -> None:
     result = run_python("-c", f"import django; django.setup(); {code}", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "True", "True", "True", "False"]
+
+
+def test_gunicorn_serves_the_console_with_static_files_in_production_mode(
+    tmp_path: Path,
+) -> None:
+    """The documented production path: collectstatic, gunicorn, WhiteNoise, behind a proxy."""
+    env = production_environ(
+        tmp_path, TERNADMIN_STATIC_ROOT=str(tmp_path / "static"), TERNADMIN_BEHIND_PROXY="1"
+    )
+    for command in (
+        ("migrate", "--no-input"),
+        ("migrate", "--database", "schemabot"),
+        ("collectstatic", "--no-input"),
+    ):
+        result = run_manage(*command, env=env)
+        assert result.returncode == 0, result.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "ternadmin.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        headers = {"Host": "ternadmin.example.com", "X-Forwarded-Proto": "https"}
+        login = wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", headers, server)
+        assert login.status_code == 200
+        assert login.headers["strict-transport-security"].startswith("max-age=31536000")
+        stylesheet = re.search(r'href="(/static/ternadmin/console\.[0-9a-f]+\.css)"', login.text)
+        assert stylesheet, "the page links the hashed, collected stylesheet"
+        css = httpx.get(f"http://127.0.0.1:{port}{stylesheet[1]}", headers=headers)
+        assert css.status_code == 200 and "--accent" in css.text
+        plain_http = httpx.get(
+            f"http://127.0.0.1:{port}/accounts/login/",
+            headers={"Host": "ternadmin.example.com"},
+        )
+        assert plain_http.status_code == 301  # TLS is required
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_for_http(
+    url: str, headers: dict[str, str], server: subprocess.Popen[str], timeout: float = 60
+) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(
+                f"gunicorn exited: {server.stderr.read() if server.stderr else ''}"
+            )
+        try:
+            return httpx.get(url, headers=headers, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise AssertionError(f"gunicorn did not answer {url} in {timeout}s")

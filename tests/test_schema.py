@@ -47,3 +47,19 @@ def test_no_table_creation_in_attach_mode() -> None:
         pytest.raises(ImproperlyConfigured, match="outside standalone mode"),
     ):
         create_standalone_tables(settings.SCHEMABOT_DATABASE)
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(databases=SCHEMABOT)
+@pytest.mark.parametrize("alias", SCHEMABOT)
+def test_mariadb_sessions_are_utc_utf8mb4_strict_read_committed(alias: str) -> None:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT @@session.time_zone, @@session.sql_mode, @@character_set_connection, "
+            "@@session.tx_isolation"
+        )
+        time_zone, sql_mode, charset, isolation = cursor.fetchone()
+    assert time_zone == "+00:00"
+    assert "STRICT_TRANS_TABLES" in sql_mode
+    assert charset == "utf8mb4"
+    assert isolation == "READ-COMMITTED"
