@@ -3,6 +3,7 @@ database, without any manual step."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -35,9 +36,17 @@ def demo_server(tmp_path: Path) -> Iterator[str]:
         wait_for(url, process, tmp_path / "demo.log")
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        stop(process)
         log.close()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a person would; then make sure nothing of the group is left behind."""
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=60)
+    time.sleep(3)  # the scheduler's workers finish their own shutdown
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 240) -> None:
