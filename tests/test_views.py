@@ -51,3 +51,13 @@ def test_security_headers(client: Client) -> None:
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_logging_out_ends_the_session(client: Client) -> None:
+    client.force_login(user_in(Role.VIEWER))
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_no_password_reset_flow_without_mail(client: Client) -> None:
+    assert client.get("/accounts/password_reset/").status_code == 404
