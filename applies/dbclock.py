@@ -16,8 +16,8 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 
-class DbNow(models.Func):
-    """``NOW()`` on the database, second precision."""
+class _ClockExpression(models.Func):
+    """An expression whose SQL depends only on the backend, not on any column."""
 
     output_field = models.DateTimeField()
 
@@ -30,15 +30,21 @@ class DbNow(models.Func):
         arg_joiner: str | None = None,
         **extra_context: Any,
     ) -> tuple[str, list[Any]]:
-        if connection.vendor == "sqlite":
-            return "datetime('now')", []
-        return "CURRENT_TIMESTAMP", []
+        return self.clock_sql(connection.vendor)
+
+    def clock_sql(self, vendor: str) -> tuple[str, list[Any]]:
+        raise NotImplementedError
 
 
-class SecondsAgo(models.Func):
+class DbNow(_ClockExpression):
+    """``NOW()`` on the database, second precision."""
+
+    def clock_sql(self, vendor: str) -> tuple[str, list[Any]]:
+        return ("datetime('now')", []) if vendor == "sqlite" else ("CURRENT_TIMESTAMP", [])
+
+
+class SecondsAgo(_ClockExpression):
     """``NOW() - INTERVAL n SECOND`` on the database."""
-
-    output_field = models.DateTimeField()
 
     def __init__(self, seconds: int) -> None:
         if seconds < 0:
@@ -46,16 +52,8 @@ class SecondsAgo(models.Func):
         self.seconds = int(seconds)
         super().__init__()
 
-    def as_sql(
-        self,
-        compiler: SQLCompiler,
-        connection: BaseDatabaseWrapper,
-        function: str | None = None,
-        template: str | None = None,
-        arg_joiner: str | None = None,
-        **extra_context: Any,
-    ) -> tuple[str, list[Any]]:
-        if connection.vendor == "sqlite":
+    def clock_sql(self, vendor: str) -> tuple[str, list[Any]]:
+        if vendor == "sqlite":
             return "datetime('now', %s)", [f"-{self.seconds} seconds"]
         return "(NOW() - INTERVAL %s SECOND)", [self.seconds]
 
