@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import REPO_ROOT, clean_environ, free_port, run_manage, run_python
 
@@ -32,20 +33,21 @@ def test_check_deploy_is_clean_in_production_mode(tmp_path: Path) -> None:
     assert "no issues" in result.stdout
 
 
-def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("TERNADMIN_SECRET_KEY", "TERNADMIN_SECRET_KEY is required outside demo mode"),
+        ("TERNADMIN_ALLOWED_HOSTS", "TERNADMIN_ALLOWED_HOSTS is required"),
+    ],
+)
+def test_production_refuses_to_start_without_what_it_needs(
+    tmp_path: Path, missing: str, message: str
+) -> None:
     env = production_environ(tmp_path)
-    del env["TERNADMIN_SECRET_KEY"]
+    del env[missing]
     result = run_manage("check", env=env)
     assert result.returncode != 0
-    assert "TERNADMIN_SECRET_KEY is required outside demo mode" in result.stderr
-
-
-def test_production_refuses_to_start_without_allowed_hosts(tmp_path: Path) -> None:
-    env = production_environ(tmp_path)
-    del env["TERNADMIN_ALLOWED_HOSTS"]
-    result = run_manage("check", env=env)
-    assert result.returncode != 0
-    assert "TERNADMIN_ALLOWED_HOSTS is required" in result.stderr
+    assert message in result.stderr
 
 
 def test_production_defaults_are_secure(tmp_path: Path) -> None:
