@@ -70,3 +70,28 @@ def database_now(using: str) -> datetime:
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
     return value
+
+
+class AgeSeconds(models.Func):
+    """Whole seconds from a timestamp column to the database's ``NOW()`` (the heartbeat age)."""
+
+    output_field = models.IntegerField()
+
+    def __init__(self, column: str) -> None:
+        super().__init__(models.F(column))
+
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, list[Any]]:
+        column_sql, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "sqlite":
+            sql = f"CAST(strftime('%%s', 'now') - strftime('%%s', {column_sql}) AS INTEGER)"
+        else:
+            sql = f"TIMESTAMPDIFF(SECOND, {column_sql}, NOW())"
+        return sql, list(params)

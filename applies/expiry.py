@@ -1,0 +1,100 @@
+"""``expire_retryable()``: retries that ran out become ``failed`` (domain.md §3.6).
+
+A ``failed_retryable`` apply that has used its retry budget, or whose last retry is older than
+the freshness window, will never be claimed again. SchemaBot terminalizes such applies at the
+start of every operator tick; ternadmin's sweep does the same, in one short transaction: the
+applies, their non-terminal tasks and (as HEAD #485 does) their retryable operation rows, with
+one ``apply_logs`` row per apply saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+
+from applies.clauses import Windows
+from applies.dbclock import DbNow, SecondsAgo
+from applies.models import Apply, ApplyLog, ApplyOperation, Task
+from applies.states import TERMINAL_TASK_STATES, ApplyState
+from applies.vocabulary import LogEvent, LogLevel, LogSource
+
+
+class ExpiryReason(StrEnum):
+    RETRY_BUDGET_EXHAUSTED = "retry_budget_exhausted"
+    RECOVERY_WINDOW_EXPIRED = "recovery_window_expired"
+
+
+@dataclass(frozen=True)
+class Expired:
+    apply_id: int
+    apply_identifier: str
+    reason: ExpiryReason
+
+
+def expire_retryable(*, dry_run: bool = False, windows: Windows | None = None) -> list[Expired]:
+    """Fail every out-of-budget or out-of-window retryable apply; the list of what expired."""
+    windows = windows or Windows.from_settings()
+    db = settings.SCHEMABOT_DATABASE
+    due = Apply.objects.using(db).filter(
+        Q(attempt__gte=windows.retry_budget)
+        | Q(updated_at__lt=SecondsAgo(windows.retry_freshness)),
+        state=ApplyState.FAILED_RETRYABLE,
+    )
+    if dry_run:
+        return [_expired(apply, windows) for apply in due.only("id", "apply_identifier", "attempt")]
+    with transaction.atomic(using=db):
+        rows = list(due.select_for_update().only("id", "apply_identifier", "attempt"))
+        if not rows:
+            return []
+        expired = [_expired(apply, windows) for apply in rows]
+        _terminalize([e.apply_id for e in expired])
+        ApplyLog.objects.using(db).bulk_create(_log_row(e) for e in expired)
+    return expired
+
+
+def _expired(apply: Apply, windows: Windows) -> Expired:
+    reason = (
+        ExpiryReason.RETRY_BUDGET_EXHAUSTED
+        if apply.attempt >= windows.retry_budget
+        else ExpiryReason.RECOVERY_WINDOW_EXPIRED
+    )
+    return Expired(apply.pk, apply.apply_identifier, reason)
+
+
+def _terminalize(apply_ids: list[int]) -> None:
+    db = settings.SCHEMABOT_DATABASE
+    Task.objects.using(db).filter(apply_id__in=apply_ids).exclude(
+        state__in=TERMINAL_TASK_STATES
+    ).update(
+        state=ApplyState.FAILED,
+        completed_at=Coalesce("completed_at", DbNow()),
+        updated_at=DbNow(),
+    )
+    ApplyOperation.objects.using(db).filter(
+        apply_id__in=apply_ids, state=ApplyState.FAILED_RETRYABLE
+    ).update(state=ApplyState.FAILED, completed_at=DbNow(), updated_at=DbNow())
+    Apply.objects.using(db).filter(pk__in=apply_ids, state=ApplyState.FAILED_RETRYABLE).update(
+        state=ApplyState.FAILED, completed_at=DbNow(), updated_at=DbNow()
+    )
+
+
+def _log_row(expired: Expired) -> ApplyLog:
+    words = {
+        ExpiryReason.RETRY_BUDGET_EXHAUSTED: "its retry budget is exhausted",
+        ExpiryReason.RECOVERY_WINDOW_EXPIRED: "its recovery window expired",
+    }[expired.reason]
+    return ApplyLog(
+        apply_id=expired.apply_id,
+        level=LogLevel.WARN,
+        event_type=LogEvent.STATE_TRANSITION,
+        source=LogSource.TERNADMIN,
+        message=f"Retry expired: {words} ({expired.reason})",
+        old_state=ApplyState.FAILED_RETRYABLE,
+        new_state=ApplyState.FAILED,
+        metadata={"reason": expired.reason.value},
+    )

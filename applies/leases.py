@@ -1,0 +1,96 @@
+"""Leases: proving ownership of an apply or operation row (domain.md §3.5).
+
+A lease is the row's ``lease_token`` as we wrote it when we claimed the row. Every later write
+carries ``WHERE lease_token = <ours>``; zero matched rows means either the row is gone or another
+claimer rotated the token. We re-check which, and raise ``LeaseLost`` for the latter, having
+written nothing. ``updated_at`` is the heartbeat: a heartbeat is the same guarded ``UPDATE``
+setting it to the database's ``NOW()``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db import connections
+
+from applies.clauses import now_sql
+
+LeasedTable = Literal["applies", "apply_operations"]
+
+
+class LeaseLost(Exception):
+    """Another claimer holds the row now (or it is gone); the holder must stop writing."""
+
+    def __init__(self, lease: Lease, detail: str = "") -> None:
+        self.lease = lease
+        what = "apply" if lease.table == "applies" else "apply operation"
+        super().__init__(
+            f"lease on {what} {lease.row_id} lost: the token was rotated by another claimer"
+            + (f" ({detail})" if detail else "")
+        )
+
+
+@dataclass(frozen=True)
+class Lease:
+    table: LeasedTable
+    row_id: int
+    token: str
+    owner: str
+
+    @property
+    def short_token(self) -> str:
+        return self.token[:8]
+
+
+def new_token() -> str:
+    return str(uuid.uuid4())
+
+
+def _execute(sql: str, params: list[Any]) -> int:
+    connection = connections[settings.SCHEMABOT_DATABASE]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def holds(lease: Lease) -> bool:
+    """Whether the row still carries our token (``CheckLease``)."""
+    if lease.row_id <= 0 or not lease.token:
+        return False
+    connection = connections[settings.SCHEMABOT_DATABASE]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {lease.table} WHERE id = %s AND lease_token = %s",
+            [lease.row_id, lease.token],
+        )
+        return cursor.fetchone() is not None
+
+
+def check_lease(lease: Lease) -> None:
+    """Raise ``LeaseLost`` unless the row still carries our token."""
+    if not holds(lease):
+        raise LeaseLost(lease)
+
+
+def guarded_update(lease: Lease, assignments: dict[str, Any], *, heartbeat: bool = True) -> None:
+    """``UPDATE <table> SET … WHERE id = ? AND lease_token = ?``, or ``LeaseLost``.
+
+    ``heartbeat`` sets ``updated_at = NOW()`` with the write (what a driver's writes do);
+    ``False`` pins it, so the write cannot make a row look alive.
+    """
+    vendor = connections[settings.SCHEMABOT_DATABASE].vendor
+    columns = [f"{column} = %s" for column in assignments]
+    columns.append(f"updated_at = {now_sql(vendor)}" if heartbeat else "updated_at = updated_at")
+    sql = f"UPDATE {lease.table} SET {', '.join(columns)} WHERE id = %s AND lease_token = %s"
+    # MySQL counts matched rows (Django's backend sets CLIENT.FOUND_ROWS), so an UPDATE that
+    # changes nothing within the same second still says 1.
+    if _execute(sql, [*assignments.values(), lease.row_id, lease.token]) == 0:
+        check_lease(lease)  # raises when the token is gone
+
+
+def heartbeat(lease: Lease) -> None:
+    """Refresh the row's heartbeat by the database clock; ``LeaseLost`` if no longer ours."""
+    guarded_update(lease, {}, heartbeat=True)
