@@ -350,3 +350,79 @@ SCHEMABOT_MODELS: tuple[type[SchemaBotTable], ...] = (
     ApplyLog,
     ApplyControlRequest,
 )
+
+
+# --- ternadmin's own tables (in the ``default`` database) -------------------------------------
+
+
+class SweepRun(models.Model):
+    """One pass of the reclaim sweep: what it found and did, for the console and /metrics."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    owner = models.CharField(max_length=255)
+    dry_run = models.BooleanField(default=False)
+    ok = models.BooleanField(default=False)
+    claimed = models.PositiveIntegerField(default=0)
+    expired = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    wedged = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    brake_engaged = models.BooleanField(default=False)
+    duration_s = models.FloatField(default=0.0)
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        # Latest passes first (dashboard, metrics), and pruning by age.
+        indexes = [models.Index(fields=["-started_at"], name="sweeprun_started")]
+
+    def __str__(self) -> str:
+        return f"sweep by {self.owner} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Brake(models.Model):
+    """The mass-staleness brake: one row; while engaged the sweep claims nothing."""
+
+    engaged = models.BooleanField(default=False)
+    reason = models.TextField(blank=True, default="")
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return "brake engaged" if self.engaged else "brake released"
+
+
+class Drive(models.Model):
+    """One recovery drive of a claimed apply, from claim to end state or lease loss."""
+
+    class Outcome(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"  # reached an end state
+        LEASE_LOST = "lease_lost"
+        FAILED = "failed"  # the driver failed the apply with a clear error
+        ERROR = "error"  # the drive itself crashed; the apply stays claimable when stale
+
+    apply_id = models.PositiveBigIntegerField()
+    apply_identifier = models.CharField(max_length=255)
+    owner = models.CharField(max_length=255)
+    lease_token = models.CharField(max_length=64)
+    trigger = models.CharField(max_length=32)  # sweep, console, command
+    requested_by = models.CharField(max_length=255, blank=True, default="")
+    clause = models.CharField(max_length=64, blank=True, default="")
+    claimed_state = models.CharField(max_length=100, blank=True, default="")
+    end_state = models.CharField(max_length=100, blank=True, default="")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.QUEUED)
+    message = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Recent drives on the dashboard; an apply's drives on its page.
+            models.Index(fields=["-started_at"], name="drive_started"),
+            models.Index(fields=["apply_id", "-started_at"], name="drive_apply"),
+        ]
+
+    def __str__(self) -> str:
+        return f"drive of {self.apply_identifier} ({self.outcome})"

@@ -55,6 +55,15 @@ def env_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int
     return value
 
 
+def env_choice(
+    environ: Mapping[str, str], name: str, choices: tuple[str, ...], *, default: str
+) -> str:
+    value = env_str(environ, name) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}.")
+    return value
+
+
 def env_list(environ: Mapping[str, str], name: str, default: list[str]) -> list[str]:
     raw = environ.get(name)
     if raw is None:

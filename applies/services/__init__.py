@@ -1,0 +1,1 @@
+"""Operator actions and manual fixes: validated, lease/target-lock aware, audited."""
