@@ -38,7 +38,7 @@ from applies.dbclock import DbNow
 from applies.leases import Lease, new_token
 from applies.models import Apply, ApplyControlRequest, ApplyOperation
 from applies.states import ApplyState
-from applies.target_lock import other_active_apply_exists, target_lock
+from applies.target_lock import TargetLockTimeout, other_active_apply_exists, target_lock
 from applies.vocabulary import ControlOperation, RequestStatus
 
 # What a starting claim (pending, failed_retryable, stopped + start) moves the row to.
@@ -118,7 +118,10 @@ def find_next_apply_claim(owner: str, *, engines: Sequence[str] | None = None) -
         query = apply_candidates(_vendor(), windows, engines=engines, after=after)
         page = _candidates(query.sql, query.params)
         for candidate in page:
-            claim = claim_apply(candidate.id, owner, engines=engines, windows=windows)
+            try:
+                claim = claim_apply(candidate.id, owner, engines=engines, windows=windows)
+            except TargetLockTimeout:
+                continue  # a peer is busy with this target; the next pass retries it
             if claim is not None:
                 return claim
         if len(page) < PAGE_SIZE:

@@ -1,0 +1,55 @@
+"""SchemaBot's target lock: the same MySQL named lock, so both sides wait for each other."""
+
+from __future__ import annotations
+
+import hashlib
+
+import MySQLdb
+import pytest
+
+from applies import claims, target_lock
+from applies.states import ApplyState
+from tests.claim_fixtures import make_apply, reload
+from tests.helpers import mariadb_server
+
+pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
+
+
+def test_lock_name_is_schemabots() -> None:
+    name = target_lock.target_lock_name("orders", "vitess", "production")
+    digest = hashlib.sha256(b"orders\0vitess\0production").hexdigest()
+    assert name == "schemabot_apply_" + digest[:32]
+    assert len(name) == 48
+
+
+@pytest.mark.mariadb
+def test_the_named_lock_is_held_while_a_stopped_apply_restarts() -> None:
+    apply = make_apply(ApplyState.STOPPED, start_request="pending")
+    name = target_lock.target_lock_name(apply.database_name, apply.database_type, apply.environment)
+    observer = MySQLdb.connect(**mariadb_server(), autocommit=True)
+    cursor = observer.cursor()
+    with target_lock.target_lock(apply.database_name, apply.database_type, apply.environment):
+        cursor.execute("SELECT IS_USED_LOCK(%s) IS NOT NULL", [name])
+        assert cursor.fetchone()[0] == 1
+    cursor.execute("SELECT IS_USED_LOCK(%s) IS NOT NULL", [name])
+    assert cursor.fetchone()[0] == 0
+    observer.close()
+
+
+@pytest.mark.mariadb
+def test_a_peer_holding_the_target_lock_blocks_a_stopped_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(target_lock, "LOCK_WAIT_SECONDS", 1)
+    apply = make_apply(ApplyState.STOPPED, start_request="pending")
+    name = target_lock.target_lock_name(apply.database_name, apply.database_type, apply.environment)
+    peer = MySQLdb.connect(**mariadb_server(), autocommit=True)
+    peer.cursor().execute("SELECT GET_LOCK(%s, 0)", [name])
+    try:
+        with pytest.raises(target_lock.TargetLockTimeout):
+            claims.claim_apply_by_id(apply.pk, "ternadmin/1")
+        assert claims.find_next_apply("ternadmin/1") is None  # skipped, not an error
+        assert reload(apply).state == ApplyState.STOPPED
+    finally:
+        peer.close()  # releases the lock
+    assert claims.claim_apply_by_id(apply.pk, "ternadmin/1") is not None
