@@ -13,6 +13,7 @@ from django.core.management import CommandError
 from django.core.management.base import BaseCommand
 
 from applies import demo
+from applies.demo.fresh import create_fresh_apply
 
 
 class Command(BaseCommand):
@@ -47,6 +48,12 @@ class Command(BaseCommand):
             help="Seed only when the SchemaBot tables are empty; otherwise do nothing.",
         )
         parser.add_argument(
+            "--fresh-apply",
+            metavar="ENGINE",
+            help="Instead: create one never-driven pending apply for ENGINE (planetscale) as "
+            "SchemaBot would, and print its id.",
+        )
+        parser.add_argument(
             "--chunk-size",
             type=int,
             default=demo.DEFAULT_CHUNK,
@@ -55,6 +62,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
+        if options["fresh_apply"]:
+            try:
+                apply = create_fresh_apply(options["fresh_apply"])
+            except demo.SeedRefused as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(str(apply.pk))
+            return
         if options["if_empty"] and options["reset"]:
             raise CommandError("--if-empty and --reset contradict each other; pass one.")
         try:

@@ -1,0 +1,29 @@
+"""Crash injection: ``TERNADMIN_CRASH_AT=<step>:<before|after>`` kills the driving process there.
+
+For the crash matrix and the reliability harness only. SIGKILL, not an exception: nothing gets
+to clean up, exactly like a driver whose host died, including between an engine call and the
+persisting of its result.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Literal
+
+ENV = "TERNADMIN_CRASH_AT"
+STEPS = (
+    "create_branch",
+    "apply_branch_changes",
+    "validate_branch",
+    "create_deploy_request",
+    "validate_deploy_request",
+    "deploy",
+    "persist_resume_state",
+    "cutover",
+)
+
+
+def crash_point(step: str, when: Literal["before", "after"]) -> None:
+    if os.environ.get(ENV, "") == f"{step}:{when}":
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,158 @@
+"""Every write a drive makes: lease-guarded, one short transaction each, logged like SchemaBot.
+
+The apply row is written first with ``WHERE lease_token = <ours>``; if that matches nothing the
+lease is lost and the transaction rolls back, so the operation row, tasks and log row of the
+same step are never written without it. Operation and task rows are guarded through their
+parent (SchemaBot's apply-lease guard, domain.md §3.5).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, transaction
+
+from applies.clauses import now_sql
+from applies.leases import Lease, guarded_update
+from applies.models import ApplyLog
+from applies.states import TASK_STATES, TERMINAL_APPLY_STATES, ApplyState, TaskState
+from applies.vocabulary import LogEvent, LogLevel, LogSource
+
+# The apply states whose task counterpart has the same name; others map to running.
+_TASK_FOR_APPLY = {state: state for state in TASK_STATES}
+_COMPLETED_AT_NULL = (ApplyState.STOPPED, ApplyState.FAILED_RETRYABLE)
+
+
+def task_state_for(apply_state: str) -> str:
+    if apply_state in (ApplyState.CANCELLED,):
+        return TaskState.CANCELLED
+    if apply_state in _TASK_FOR_APPLY:
+        return _TASK_FOR_APPLY[apply_state]
+    return TaskState.PENDING if apply_state in _SETUP else TaskState.RUNNING
+
+
+_SETUP = (
+    ApplyState.PENDING,
+    ApplyState.PREPARING_BRANCH,
+    ApplyState.APPLYING_BRANCH_CHANGES,
+    ApplyState.VALIDATING_BRANCH,
+    ApplyState.CREATING_DEPLOY_REQUEST,
+    ApplyState.VALIDATING_DEPLOY_REQUEST,
+)
+
+
+class DriveWriter:
+    def __init__(self, lease: Lease, operation_id: int | None) -> None:
+        self.lease = lease
+        self.operation_id = operation_id
+        self.db = settings.SCHEMABOT_DATABASE
+
+    def _execute(self, sql: str, params: list[Any]) -> int:
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
+
+    def _guarded_children(self, table: str, sets: str, params: list[Any], where: str) -> None:
+        self._execute(
+            f"UPDATE {table} SET {sets} WHERE {where} AND EXISTS (SELECT 1 FROM applies"
+            " WHERE applies.id = %s AND applies.lease_token = %s)",
+            [*params, self.lease.row_id, self.lease.token],
+        )
+
+    def log(
+        self,
+        message: str,
+        *,
+        event: LogEvent = LogEvent.INFO,
+        level: LogLevel = LogLevel.INFO,
+        old_state: str | None = None,
+        new_state: str | None = None,
+        **metadata: Any,
+    ) -> None:
+        ApplyLog.objects.using(self.db).create(
+            apply_id=self.lease.row_id,
+            level=level,
+            event_type=event,
+            source=LogSource.TERNADMIN,
+            message=message,
+            old_state=old_state,
+            new_state=new_state,
+            metadata={"lease_owner": self.lease.owner, **metadata},
+        )
+
+    def transition(
+        self,
+        old_state: str,
+        new_state: str,
+        *,
+        message: str = "",
+        error: str | None = None,
+        started: bool = False,
+    ) -> None:
+        """Move the apply (and its operation and tasks) into ``new_state``, with a log row."""
+        now = now_sql(connections[self.db].vendor)
+        terminal = new_state in TERMINAL_APPLY_STATES
+        with transaction.atomic(using=self.db):
+            fields: dict[str, Any] = {"state": new_state}
+            if error is not None:
+                fields["error_message"] = error
+            guarded_update(self.lease, fields)
+            extra = ""
+            if started:
+                extra += f", started_at = COALESCE(started_at, {now})"
+            if terminal and new_state not in _COMPLETED_AT_NULL:
+                extra += f", completed_at = COALESCE(completed_at, {now})"
+            self._execute(
+                f"UPDATE applies SET updated_at = updated_at{extra} WHERE id = %s",
+                [self.lease.row_id],
+            )
+            if self.operation_id is not None:
+                self._guarded_children(
+                    "apply_operations",
+                    f"state = %s, updated_at = {now}{extra}",
+                    [new_state],
+                    f"id = {int(self.operation_id)}",
+                )
+            task_state = task_state_for(new_state)
+            self._guarded_children(
+                "tasks",
+                f"state = %s, updated_at = {now}{extra}",
+                [task_state],
+                f"apply_id = {int(self.lease.row_id)} AND state NOT IN ('completed', 'failed',"
+                " 'reverted', 'cancelled')",
+            )
+            self.log(
+                message or f"State changed from {old_state} to {new_state}",
+                event=LogEvent.STATE_TRANSITION,
+                level=LogLevel.ERROR if new_state == ApplyState.FAILED else LogLevel.INFO,
+                old_state=old_state,
+                new_state=new_state,
+            )
+
+    def save_resume_state(self, context: str, metadata: dict[str, Any]) -> None:
+        """Persist the engine resume state on the operation row (lease-guarded)."""
+        if self.operation_id is None:
+            return
+        with transaction.atomic(using=self.db):
+            guarded_update(self.lease, {})  # proves the lease and heartbeats in the same step
+            self._guarded_children(
+                "apply_operations",
+                "engine_resume_context = %s, engine_resume_metadata = %s,"
+                f" updated_at = {now_sql(connections[self.db].vendor)}",
+                [context, json.dumps(metadata)],
+                f"id = {int(self.operation_id)}",
+            )
+
+    def complete_request(self, request_id: int, *, failed: str | None = None) -> None:
+        now = now_sql(connections[self.db].vendor)
+        status = "failed" if failed else "completed"
+        with transaction.atomic(using=self.db):
+            guarded_update(self.lease, {})
+            self._guarded_children(
+                "apply_control_requests",
+                f"status = %s, error_message = %s, completed_at = {now}, updated_at = {now}",
+                [status, failed],
+                f"id = {int(request_id)} AND apply_id = {int(self.lease.row_id)}",
+            )
