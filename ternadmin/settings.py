@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from applies.engines import config as engine_config
 from ternadmin import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "applies",
+    "applies.engines.localscale",
 ]
 
 MIDDLEWARE = [
@@ -123,6 +125,35 @@ TERNADMIN_RETRY_BUDGET = config.env_int(ENV, "TERNADMIN_RETRY_BUDGET", default=1
 TERNADMIN_RETRY_FRESHNESS_SECONDS = config.env_int(
     ENV, "TERNADMIN_RETRY_FRESHNESS_SECONDS", default=86_400, minimum=1
 )
+
+# --- Engines ---------------------------------------------------------------------------------
+# Which SchemaBot engines ternadmin drives itself (applies/engines); only planetscale has a
+# driver, spirit reattaches on its own. An unknown name fails here, not at the first apply.
+TERNADMIN_ENGINES = engine_config.env_engines(ENV, "TERNADMIN_ENGINES", ["planetscale"])
+# The demo talks to the LocalScale emulator (`manage.py localscale serve`) on this port.
+LOCALSCALE_PORT = config.env_int(ENV, "LOCALSCALE_PORT", default=8766, minimum=1)
+LOCALSCALE_TIME_SCALE = engine_config.env_float(ENV, "LOCALSCALE_TIME_SCALE", 1.0)
+PLANETSCALE_API_URL = engine_config.env_http_url(
+    ENV, "PLANETSCALE_API_URL", f"http://127.0.0.1:{LOCALSCALE_PORT}" if DEMO_MODE else ""
+)
+PLANETSCALE_ORGANIZATION = config.env_str(ENV, "PLANETSCALE_ORGANIZATION") or (
+    "ternadmin-demo" if DEMO_MODE else ""
+)
+# Sent as "Authorization: <id>:<token>"; never logged. Required outside demo mode once a
+# PlanetScale apply is driven (checked when the client is built, so a console without
+# PlanetScale needs none).
+PLANETSCALE_SERVICE_TOKEN_ID = config.env_str(ENV, "PLANETSCALE_SERVICE_TOKEN_ID") or (
+    "localscale" if DEMO_MODE else ""
+)
+PLANETSCALE_SERVICE_TOKEN = config.env_str(ENV, "PLANETSCALE_SERVICE_TOKEN") or (
+    "localscale-demo-token" if DEMO_MODE else ""
+)
+PLANETSCALE_TIMEOUT_SECONDS = config.env_int(
+    ENV, "PLANETSCALE_TIMEOUT_SECONDS", default=10, minimum=1
+)
+PLANETSCALE_MAX_RETRIES = config.env_int(ENV, "PLANETSCALE_MAX_RETRIES", default=4, minimum=0)
+PLANETSCALE_BACKOFF_SECONDS = engine_config.env_float(ENV, "PLANETSCALE_BACKOFF_SECONDS", 0.5)
+# --- End of engines ----------------------------------------------------------------------------
 
 # --- Auth, sessions, static --------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,54 @@
+"""Environment parsing for the engine settings (the ``# --- Engines ---`` block of settings).
+
+Kept free of Django models so ``ternadmin/settings.py`` can import it; every bad value fails at
+start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from applies.vocabulary import Engine
+from ternadmin import config
+
+KNOWN_ENGINES: tuple[str, ...] = tuple(engine.value for engine in Engine)
+
+
+def env_engines(environ: Mapping[str, str], name: str, default: list[str]) -> list[str]:
+    """A comma list of SchemaBot engine names; an unknown name is a typo we refuse."""
+    engines = [engine.lower() for engine in config.env_list(environ, name, default)]
+    unknown = sorted(set(engines) - set(KNOWN_ENGINES))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{name}: unknown engine(s) {', '.join(unknown)}; known: {', '.join(KNOWN_ENGINES)}."
+        )
+    return engines
+
+
+def env_float(
+    environ: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0
+) -> float:
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+    if not value > minimum:  # also refuses nan
+        raise ImproperlyConfigured(f"{name}={raw!r} must be greater than {minimum:g}.")
+    return value
+
+
+def env_http_url(environ: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) base URL without a trailing slash, or '' when unset and no default."""
+    url = config.env_str(environ, name) or default
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ImproperlyConfigured(f"{name}={url!r} is not an http:// or https:// URL.")
+    return url.rstrip("/")
