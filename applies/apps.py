@@ -16,8 +16,12 @@ class AppliesConfig(AppConfig):
     verbose_name = "SchemaBot applies"
 
     def ready(self) -> None:
+        from applies.checks import check_sweep
+
         checks.register(check_schemabot_schema, checks.Tags.database)
+        checks.register(check_sweep)
         post_migrate.connect(create_standalone_tables_after_migrate, sender=self)
+        post_migrate.connect(ensure_sweep_schedule_after_migrate, sender=self)
 
 
 def check_schemabot_schema(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -69,3 +73,11 @@ def create_standalone_tables_after_migrate(using: str, verbosity: int = 1, **kwa
     created = create_standalone_tables(alias)
     if created and verbosity >= 1:
         print(f"  Created SchemaBot tables (standalone): {', '.join(created)}")
+
+
+def ensure_sweep_schedule_after_migrate(using: str, **kwargs: Any) -> None:
+    """``migrate`` upserts the sweep's schedule (django-q2's tables live on ``default``)."""
+    from applies.schedules import ensure_schedules
+
+    if using == "default":
+        ensure_schedules()

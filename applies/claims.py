@@ -23,14 +23,17 @@ writers, and the guarded ``UPDATE … WHERE state = ?`` still lets exactly one c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
-from django.db import connections, transaction
-from django.db.models.expressions import RawSQL
+from django.db import NotSupportedError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Exists, OuterRef
+from django.db.models.expressions import Expression, RawSQL
 
 from applies.candidates import PAGE_SIZE, Candidate, apply_candidates, operation_candidates
 from applies.clauses import Clause, Windows, apply_clause_case, now_sql, operation_clause_case
@@ -154,18 +157,85 @@ def claim_apply(
 def _lock_apply(
     apply_id: int, windows: Windows, engines: Sequence[str] | None
 ) -> tuple[Apply, Clause] | None:
-    queryset = (
-        Apply.objects.using(_db())
-        .annotate(claim_clause=RawSQL(apply_clause_case(_vendor(), windows), []), db_now=DbNow())
-        .filter(pk=apply_id, claim_clause__isnull=False)
-        .select_for_update(skip_locked=True)
-    )
-    if engines:
-        queryset = queryset.filter(engine__in=list(engines))
-    row = next(iter(queryset), None)
+    """Lock the apply if a clause takes it now (step 2): the ``Apply``, with the clause that
+    took it and the database's ``NOW()`` as ``claim_clause`` and ``db_now``."""
+    connection = connections[_db()]
+    lock = _apply_lock(connection, windows, len(engines or ()))
+    with connection.cursor() as cursor:
+        cursor.execute(lock.sql, [int(apply_id), *(engines or ())])
+        row = cursor.fetchone()
     if row is None:
         return None
-    return row, Clause(row.claim_clause)
+    values = list(row)
+    for position, functions, expression in lock.converters:
+        for function in functions:
+            values[position] = function(values[position], expression, connection)
+    apply = Apply.from_db(_db(), lock.attnames, values[: len(lock.attnames)])
+    apply.claim_clause, apply.db_now = values[-2:]  # type: ignore[attr-defined]
+    return apply, Clause(values[-2])
+
+
+@dataclass(frozen=True)
+class _LockQuery:
+    """``SELECT <every column>, <clause CASE>, NOW() FROM applies WHERE id = %s AND <CASE> IS
+    NOT NULL [AND engine IN (%s, …)] FOR UPDATE SKIP LOCKED``, and the converters Django applies
+    to its columns (aware datetimes, JSON)."""
+
+    sql: str
+    attnames: list[str]
+    converters: list[tuple[int, list[Callable[..., Any]], Expression]]
+
+
+# Built once per connection (its converters are bound to it), windows and engine count: building
+# and compiling the equivalent queryset on every claim cost more CPU than the database spent
+# running it (bench/claims.py).
+_lock_queries: WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple[Windows, int], _LockQuery]] = (
+    WeakKeyDictionary()
+)
+
+
+def _apply_lock(connection: BaseDatabaseWrapper, windows: Windows, engines: int) -> _LockQuery:
+    cached = _lock_queries.setdefault(connection, {})
+    if (windows, engines) not in cached:
+        cached[windows, engines] = _build_apply_lock(connection, windows, engines)
+    return cached[windows, engines]
+
+
+def _build_apply_lock(
+    connection: BaseDatabaseWrapper, windows: Windows, engines: int
+) -> _LockQuery:
+    quote, table = connection.ops.quote_name, Apply._meta.db_table
+    fields = Apply._meta.concrete_fields
+    case = apply_clause_case(connection.vendor, windows)
+    db_now = DbNow()
+    where = f"{quote(table)}.{quote(Apply._meta.pk.column)} = %s AND {case} IS NOT NULL"
+    if engines:
+        where += f" AND {quote(table)}.{quote('engine')} IN ({', '.join(['%s'] * engines)})"
+    columns = ", ".join(f"{quote(table)}.{quote(field.column)}" for field in fields)
+    sql = (
+        f"SELECT {columns}, {case}, {db_now.clock_sql(connection.vendor)[0]}"
+        f" FROM {quote(table)} WHERE {where}{_skip_locked(connection)}"
+    )
+    expressions: list[Expression] = [field.get_col(table) for field in fields]
+    expressions += [RawSQL(case, []), db_now]
+    converters = [
+        (position, functions, expression)
+        for position, expression in enumerate(expressions)
+        if (
+            functions := connection.ops.get_db_converters(expression)
+            + expression.get_db_converters(connection)
+        )
+    ]
+    return _LockQuery(sql, [field.attname for field in fields], converters)
+
+
+def _skip_locked(connection: BaseDatabaseWrapper) -> str:
+    """`` FOR UPDATE SKIP LOCKED`` where the backend has it (not SQLite: see the module doc)."""
+    if not connection.features.has_select_for_update:
+        return ""
+    if not connection.features.has_select_for_update_skip_locked:
+        raise NotSupportedError("SKIP LOCKED is not supported on this database backend.")
+    return " " + connection.ops.for_update_sql(skip_locked=True)
 
 
 def _claim_sets(owner: str, token: str) -> tuple[str, list[Any]]:
@@ -239,13 +309,17 @@ def _refuse_start(apply: Apply) -> None:
 # --- operation-level --------------------------------------------------------------------------
 
 
-def find_next_apply_operation(owner: str) -> ApplyOperation | None:
+def find_next_apply_operation(
+    owner: str, *, engines: Sequence[str] | None = None
+) -> ApplyOperation | None:
     """Claim the oldest operation row any operation clause takes, or ``None``."""
-    claim = find_next_operation_claim(owner)
+    claim = find_next_operation_claim(owner, engines=engines)
     return claim.operation if claim else None
 
 
-def find_next_operation_claim(owner: str) -> OperationClaim | None:
+def find_next_operation_claim(
+    owner: str, *, engines: Sequence[str] | None = None
+) -> OperationClaim | None:
     _require_owner(owner)
     windows = Windows.from_settings()
     after: Candidate | None = None
@@ -253,7 +327,7 @@ def find_next_operation_claim(owner: str) -> OperationClaim | None:
         query = operation_candidates(_vendor(), windows, after=after)
         page = _candidates(query.sql, query.params)
         for candidate in page:
-            claim = claim_operation(candidate.id, owner, windows=windows)
+            claim = claim_operation(candidate.id, owner, windows=windows, engines=engines)
             if claim is not None:
                 return claim
         if len(page) < PAGE_SIZE:
@@ -262,7 +336,11 @@ def find_next_operation_claim(owner: str) -> OperationClaim | None:
 
 
 def claim_operation(
-    operation_id: int, owner: str, *, windows: Windows | None = None
+    operation_id: int,
+    owner: str,
+    *,
+    windows: Windows | None = None,
+    engines: Sequence[str] | None = None,
 ) -> OperationClaim | None:
     _require_owner(owner)
     windows = windows or Windows.from_settings()
@@ -276,6 +354,16 @@ def claim_operation(
             .filter(pk=operation_id, claim_clause__isnull=False)
             .select_for_update(skip_locked=True)
         )
+        if engines:
+            # Only operations of applies whose engine ternadmin drives (a subquery, so the
+            # row lock stays on the operation row alone).
+            queryset = queryset.filter(
+                Exists(
+                    Apply.objects.using(_db()).filter(
+                        pk=OuterRef("apply_id"), engine__in=list(engines)
+                    )
+                )
+            )
         operation = next(iter(queryset), None)
         if operation is None:
             return None

@@ -118,6 +118,21 @@ def classify_all(applies: Iterable[Apply], windows: Windows | None = None) -> li
     return [classify(apply, windows) for apply in applies]
 
 
+def live_states() -> list[str]:
+    """Every non-terminal state present, unknown strings included (they are wedged).
+
+    ``SELECT DISTINCT state`` is a loose index scan over ``idx_state_created_id`` on MySQL /
+    MariaDB: one probe per distinct state, however many terminal rows there are.
+    """
+    present = (
+        Apply.objects.using(settings.SCHEMABOT_DATABASE)
+        .order_by()
+        .values_list("state", flat=True)
+        .distinct()
+    )
+    return [state for state in present if state not in states.TERMINAL_APPLY_STATES]
+
+
 def live(queryset: QuerySet[Apply] | None = None) -> list[Classification]:
     """Every non-terminal apply, and stopped ones a start request would claim, classified.
 
@@ -125,7 +140,7 @@ def live(queryset: QuerySet[Apply] | None = None) -> list[Classification]:
     never a walk over terminal history.
     """
     base = queryset if queryset is not None else Apply.objects.using(settings.SCHEMABOT_DATABASE)
-    active = base.filter(state__in=states.ACTIVE_APPLY_STATES)
+    active = base.filter(state__in=live_states())
     starting = ApplyControlRequest.objects.using(settings.SCHEMABOT_DATABASE).filter(
         operation=ControlOperation.START, status=RequestStatus.PENDING
     )

@@ -10,5 +10,6 @@ urlpatterns = [
     # for Django's password-reset flow.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("applies.ops_urls")),
     path("", include("applies.urls")),
 ]

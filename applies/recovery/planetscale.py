@@ -191,6 +191,8 @@ def _run(ctx: DriveContext, *, skip_revert: bool) -> str:
         # First dispatch: persist the deterministic branch name before touching the engine.
         ctx.metadata = PlanetScaleMetadata(branch_name=ctx.target.branch)
         _persist(ctx)
+    if ctx.metadata.deploy_request_id is not None:
+        _forget_unknown_deploy_request(ctx)
     if ctx.metadata.deploy_request_id is None:
         _setup_branch(ctx)
         _create_deploy_request(ctx)
@@ -201,6 +203,21 @@ def _run(ctx: DriveContext, *, skip_revert: bool) -> str:
         return _finish(ctx, dr)
     dr = _deploy(ctx, dr)
     return _follow(ctx, dr, skip_revert=skip_revert)
+
+
+def _forget_unknown_deploy_request(ctx: DriveContext) -> None:
+    """A deploy request the engine does not know (404) is dropped, as SchemaBot does; the
+    branch path then finds the branch's open request by name or creates one."""
+    assert ctx.metadata is not None and ctx.metadata.deploy_request_id is not None
+    number = ctx.metadata.deploy_request_id
+    try:
+        ctx.engine.get_deploy_request(ctx.target, number)
+    except EngineNotFound:
+        ctx.metadata = replace(ctx.metadata, deploy_request_id=None, deploy_request_url="")
+        _persist(ctx)
+        ctx.writer.log(
+            f"Deploy request #{number} is unknown to the engine; resuming from the branch"
+        )
 
 
 def _setup_branch(ctx: DriveContext) -> None:

@@ -1,0 +1,106 @@
+"""The mass-staleness brake: when many drivers die at once, stop reclaiming and ask a person.
+
+If at least ``TERNADMIN_BRAKE_MIN_STALE`` applies, and more than ``TERNADMIN_BRAKE_STALE_SHARE``
+of the active ones, are stale at the same time, the cause is almost never the applies: a
+database failover, a clock jump, a bad deploy of the drivers. Reclaiming them all would start
+hundreds of drives against production at once. The sweep then claims nothing and says why,
+until an operator releases the brake; after a release it does not trip again for
+``TERNADMIN_BRAKE_COOLDOWN_SECONDS``, so the released backlog can drain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from applies.classify import Classification, Verdict
+from applies.clauses import Clause
+from applies.models import Brake
+from applies.states import apply_state
+
+BRAKE_ID = 1
+
+
+@dataclass(frozen=True)
+class BrakeState:
+    engaged: bool
+    reason: str
+    stale: int
+    active: int
+    changed_by: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def current() -> Brake:
+    brake, _ = Brake.objects.get_or_create(pk=BRAKE_ID)
+    return brake
+
+
+def census(classified: list[Classification]) -> tuple[int, int]:
+    """(stale, active): active = applies a driver should be working on right now."""
+    stale = sum(
+        1
+        for c in classified
+        if c.classification is Verdict.CLAIMABLE_NOW and c.clause is Clause.STALE_ACTIVE
+    )
+    active = sum(1 for c in classified if apply_state(c.state).claimable_when_stale)
+    return stale, active
+
+
+def evaluate(classified: list[Classification], *, dry_run: bool, owner: str) -> BrakeState:
+    stale, active = census(classified)
+    brake = current()
+    if brake.engaged:
+        return BrakeState(True, brake.reason, stale, active, brake.changed_by)
+    trips = (
+        stale >= settings.TERNADMIN_BRAKE_MIN_STALE
+        and active > 0
+        and stale / active > settings.TERNADMIN_BRAKE_STALE_SHARE
+        and not _cooling_down(brake)
+    )
+    if not trips:
+        return BrakeState(False, "", stale, active)
+    reason = (
+        f"{stale} of {active} active applies went stale at once (more than "
+        f"{settings.TERNADMIN_BRAKE_STALE_SHARE:.0%}): a failover, a clock jump or a bad driver "
+        "deploy is likelier than {stale} separate crashes. Automatic reclaim is paused until "
+        "someone releases the brake."
+    ).replace("{stale}", str(stale))
+    if not dry_run:
+        engage(reason, by=owner)
+    return BrakeState(True, reason, stale, active, owner)
+
+
+def _cooling_down(brake: Brake) -> bool:
+    if brake.changed_at is None or brake.engaged:
+        return False
+    cooldown = timedelta(seconds=settings.TERNADMIN_BRAKE_COOLDOWN_SECONDS)
+    return timezone.now() - brake.changed_at < cooldown
+
+
+def engage(reason: str, *, by: str) -> None:
+    with transaction.atomic():
+        brake = Brake.objects.select_for_update().get_or_create(pk=BRAKE_ID)[0]
+        if not brake.engaged:
+            brake.engaged, brake.reason = True, reason
+            brake.changed_at, brake.changed_by = timezone.now(), by
+            brake.save()
+
+
+def release(*, by: str) -> bool:
+    """Release the brake; whether it was engaged."""
+    with transaction.atomic():
+        brake = Brake.objects.select_for_update().get_or_create(pk=BRAKE_ID)[0]
+        if not brake.engaged:
+            return False
+        brake.engaged, brake.reason = False, f"released by {by}"
+        brake.changed_at, brake.changed_by = timezone.now(), by
+        brake.save()
+    return True

@@ -1,0 +1,218 @@
+"""The reclaim sweep: one bounded pass that turns "wedged after a crash" into "recovered".
+
+``run_sweep()`` is a dumb bounded loop around ``sweep_once()`` (claim one unit, hand it to a
+drive). A pass: expire retries that ran out; check the mass-staleness brake; claim stale work
+through the same claim functions SchemaBot's operator uses (apply-level, or operation-level
+like ``operator_claim_operations``), only for engines ternadmin drives; start a drive for each
+claim; stop at the row limit or the time budget. Correct under overlap (django-q2 delivers at
+least once, two clusters may sweep at once): the claim's row lock and lease are the guarantee.
+
+``dry_run`` writes nothing and takes no lock that outlives its statement: it reports what a
+pass would claim from ``classify`` (the same SQL clauses the claims lock rows with).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from applies import brake
+from applies.claims import (
+    ApplyClaim,
+    claim_apply,
+    find_next_apply_claim,
+    find_next_operation_claim,
+)
+from applies.classify import Classification, Verdict, live
+from applies.drives import launch_drive
+from applies.expiry import expire_retryable
+from applies.models import SweepRun
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClaimedUnit:
+    apply_id: int
+    apply_identifier: str
+    state: str
+    engine: str
+    path: str  # "apply" or "operation"
+    clause: str
+
+
+@dataclass
+class SweepReport:
+    owner: str
+    dry_run: bool
+    claimed: list[ClaimedUnit] = field(default_factory=list)
+    would_claim: list[ClaimedUnit] = field(default_factory=list)
+    expired_retryable: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    wedged: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    brake: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.dry_run:
+            del data["claimed"]
+        else:
+            del data["would_claim"]
+        return data
+
+    def by_clause(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for unit in self.claimed:
+            counts[unit.clause] = counts.get(unit.clause, 0) + 1
+        return counts
+
+
+def run_sweep(
+    *,
+    owner: str,
+    dry_run: bool = False,
+    limit: int | None = None,
+    time_budget: float | None = None,
+    claim_operations: bool | None = None,
+) -> SweepReport:
+    """One pass; returns its report and (unless a dry run) records it as a ``SweepRun``."""
+    started, clock = timezone.now(), time.monotonic()
+    report = SweepReport(owner=owner, dry_run=dry_run)
+    limit = settings.TERNADMIN_SWEEP_LIMIT if limit is None else limit
+    budget = settings.TERNADMIN_SWEEP_TIME_BUDGET_SECONDS if time_budget is None else time_budget
+    operations = (
+        settings.TERNADMIN_CLAIM_OPERATIONS if claim_operations is None else claim_operations
+    )
+    try:
+        _expire(report, dry_run)
+        classified = live()
+        _note_unclaimable(report, classified)
+        state = brake.evaluate(classified, dry_run=dry_run, owner=owner)
+        report.brake = state.as_json()
+        if dry_run:
+            report.would_claim = _would_claim(classified, limit)
+        elif not state.engaged:
+            deadline = clock + budget
+            while len(report.claimed) < limit and time.monotonic() < deadline:
+                if not sweep_once(report, owner=owner, operations=operations):
+                    break
+    except Exception as exc:  # the pass itself failed (e.g. the database went away)
+        logger.exception("sweep pass failed")
+        report.errors.append(f"pass: {type(exc).__name__}: {exc}")
+    report.duration_s = round(time.monotonic() - clock, 3)
+    if not dry_run:
+        _record(report, started)
+    return report
+
+
+def sweep_once(report: SweepReport, *, owner: str, operations: bool) -> bool:
+    """Claim one unit and start its drive; whether there was work."""
+    engines = settings.TERNADMIN_ENGINES
+    try:
+        claim, path = (
+            _claim_through_operation(owner, engines)
+            if operations
+            else (find_next_apply_claim(owner, engines=engines), "apply")
+        )
+    except Exception as exc:
+        report.errors.append(f"claim: {type(exc).__name__}: {exc}")
+        return False  # never retried in a tight loop: the next pass tries again
+    if claim is None:
+        return False
+    apply = claim.apply
+    unit = ClaimedUnit(
+        apply.pk, apply.apply_identifier, claim.previous_state, apply.engine, path, claim.clause
+    )
+    report.claimed.append(unit)
+    try:
+        launch_drive(claim, trigger="sweep")
+    except Exception as exc:  # recorded; the claim goes stale and a later pass retries it
+        report.errors.append(f"apply {apply.pk}: drive not started: {type(exc).__name__}: {exc}")
+    return True
+
+
+def _claim_through_operation(owner: str, engines: list[str]) -> tuple[ApplyClaim | None, str]:
+    """Operation-level path: lease the operation row, then its parent apply (§3.8)."""
+    while (op_claim := find_next_operation_claim(owner, engines=engines)) is not None:
+        parent = claim_apply(op_claim.operation.apply_id, owner, engines=engines)
+        if parent is not None:
+            return parent, "operation"
+        # The parent is not claimable now (a live driver, or terminal): leave the operation
+        # to a later pass, as SchemaBot's operator does.
+    return None, "operation"
+
+
+def _expire(report: SweepReport, dry_run: bool) -> None:
+    try:
+        expired = expire_retryable(dry_run=dry_run)
+    except Exception as exc:  # best effort, as at SchemaBot HEAD: the claims still run
+        report.errors.append(f"expire_retryable: {type(exc).__name__}: {exc}")
+        return
+    report.expired_retryable = [
+        {"apply_id": e.apply_id, "apply_identifier": e.apply_identifier, "reason": e.reason}
+        for e in expired
+    ]
+
+
+def _unit(c: Classification, path: str = "apply") -> ClaimedUnit:
+    return ClaimedUnit(
+        c.apply_id, c.apply_identifier, c.state, c.engine, path, c.clause.value if c.clause else ""
+    )
+
+
+def _note_unclaimable(report: SweepReport, classified: list[Classification]) -> None:
+    for c in classified:
+        if c.classification is Verdict.WEDGED:
+            report.wedged.append({"apply_id": c.apply_id, "state": c.state, "reason": c.reason})
+        elif (
+            c.classification is Verdict.CLAIMABLE_NOW and c.engine not in settings.TERNADMIN_ENGINES
+        ):
+            report.skipped.append(
+                {
+                    "apply_id": c.apply_id,
+                    "apply_identifier": c.apply_identifier,
+                    "state": c.state,
+                    "engine": c.engine,
+                    "reason": f"ternadmin has no driver for engine {c.engine}; SchemaBot's "
+                    "own operator recovers it",
+                }
+            )
+
+
+def _would_claim(classified: list[Classification], limit: int) -> list[ClaimedUnit]:
+    claimable = [
+        c
+        for c in classified
+        if c.classification is Verdict.CLAIMABLE_NOW and c.engine in settings.TERNADMIN_ENGINES
+    ]
+    return [_unit(c) for c in claimable[:limit]]
+
+
+def _record(report: SweepReport, started: Any) -> None:
+    try:
+        SweepRun.objects.create(
+            started_at=started,
+            finished_at=timezone.now(),
+            owner=report.owner,
+            ok=not report.errors,
+            claimed=len(report.claimed),
+            expired=len(report.expired_retryable),
+            skipped=len(report.skipped),
+            wedged=len(report.wedged),
+            errors=len(report.errors),
+            brake_engaged=bool(report.brake.get("engaged")),
+            duration_s=report.duration_s,
+            report={**report.summary(), "by_clause": report.by_clause()},
+        )
+        cutoff = timezone.now() - timedelta(days=settings.TERNADMIN_SWEEP_HISTORY_DAYS)
+        SweepRun.objects.filter(started_at__lt=cutoff).delete()
+    except Exception:
+        logger.exception("could not record the sweep pass")
