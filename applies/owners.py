@@ -1,7 +1,8 @@
-"""Lease owner strings: ``host/pid/<role>``, like SchemaBot's ``host/pid/driver-N``.
+"""Lease owner strings: ``node/pid/<role>``, like SchemaBot's ``host/pid/driver-N``.
 
 Informational only (the token is what guards writes), but it tells an operator which ternadmin
-process holds an apply.
+process holds an apply. ``TERNADMIN_NODE`` names the node when host names are meaningless
+(containers); the host name otherwise.
 """
 
 from __future__ import annotations
@@ -11,4 +12,5 @@ import socket
 
 
 def owner_id(role: str) -> str:
-    return f"{socket.gethostname()}/{os.getpid()}/{role}"
+    node = os.environ.get("TERNADMIN_NODE", "").strip() or socket.gethostname()
+    return f"{node}/{os.getpid()}/{role}"
