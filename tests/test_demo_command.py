@@ -21,7 +21,9 @@ from tests.helpers import REPO_ROOT, clean_environ, free_port
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    env = clean_environ(PORT=str(port), TERNADMIN_DATA_DIR=str(tmp_path))
+    env = clean_environ(
+        PORT=str(port), LOCALSCALE_PORT=str(free_port()), TERNADMIN_DATA_DIR=str(tmp_path)
+    )
     log = (tmp_path / "demo.log").open("w")
     process = subprocess.Popen(
         [str(REPO_ROOT / "bin" / "demo")],
