@@ -1,14 +1,15 @@
 """LocalScale and the PlanetScale client together, over real HTTP.
 
 The emulator serves from a thread of the test process; ``transaction=True`` lets that thread
-see the test database. Its clock runs 1000× fast unless a test slows it down and moves it by
-hand (``admin.advance``).
+see the test database. Its clock runs 1000× fast unless a test freezes it at normal speed and
+moves it by hand (``admin.freeze()``, ``admin.advance(seconds)``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -165,7 +166,7 @@ def test_skip_revert_closes_the_window_at_once(
     target = make_target()
     engine.ensure_branch(target)
     engine.apply_branch_changes(target)
-    admin.set_time_scale(1)  # from here on the test moves the clock
+    admin.freeze()  # from here on only the test moves the clock
     dr = engine.ensure_deploy_request(target, None)
     admin.advance(2)
     engine.deploy(target, dr.number)
@@ -303,7 +304,7 @@ def test_deploy_is_refused_while_pending_and_when_already_deployed(
     target = make_target()
     engine.ensure_branch(target)
     engine.apply_branch_changes(target)
-    admin.set_time_scale(1)
+    admin.freeze()
     number = engine.ensure_deploy_request(target, None).number
     pending = api(localscale, "POST", f"deploy-requests/{number}/deploy")
     assert pending.status_code == 409 and "validated" in pending.json()["message"]
@@ -322,7 +323,7 @@ def test_only_one_deploy_in_flight_per_database(
     for target in (first, second):
         engine.ensure_branch(target)
         engine.apply_branch_changes(target)
-    admin.set_time_scale(1)
+    admin.freeze()
     numbers = [engine.ensure_deploy_request(t, None).number for t in (first, second)]
     admin.advance(2)
     engine.deploy(first, numbers[0])
@@ -366,7 +367,7 @@ def test_the_clock_moves_deploy_requests_when_they_are_read(
     target = make_target()
     engine.ensure_branch(target)
     engine.apply_branch_changes(target)
-    admin.set_time_scale(1)
+    admin.freeze()
     number = engine.ensure_deploy_request(target, None).number
     assert engine.get_deploy_request(target, number).state == DR.PENDING
     admin.advance(1.9)
@@ -377,6 +378,20 @@ def test_the_clock_moves_deploy_requests_when_they_are_read(
     # Several transitions come due at once: each is applied at the time it was due.
     admin.advance(4 + 30 * 60)
     assert engine.get_deploy_request(target, number).state == DR.COMPLETE
+
+
+def test_a_frozen_clock_moves_only_when_told(admin: LocalScaleAdmin) -> None:
+    admin.freeze()
+    frozen = admin.clock()
+    time.sleep(0.05)
+    assert admin.clock() == frozen and frozen["frozen"] and frozen["time_scale"] == 1.0
+    admin.advance(60)
+    moved = datetime.fromisoformat(admin.clock()["now"])
+    assert moved - datetime.fromisoformat(frozen["now"]) == timedelta(seconds=60)
+    admin.unfreeze()  # real time passes again, from where the clock stood: no jump
+    running = admin.clock()
+    assert not running["frozen"]
+    assert timedelta(0) <= datetime.fromisoformat(running["now"]) - moved < timedelta(seconds=5)
 
 
 def test_every_endpoint_wants_authorization(localscale: str) -> None:

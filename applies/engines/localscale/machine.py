@@ -58,10 +58,14 @@ class Reading:
 
 
 def read_clock() -> Reading:
-    clock = Clock.objects.filter(pk=1).first()
-    offset = clock.offset_seconds if clock else 0.0
-    scale = (clock.time_scale if clock else None) or float(settings.LOCALSCALE_TIME_SCALE)
-    return Reading(timezone.now() + timedelta(seconds=offset), scale)
+    clock = Clock.objects.filter(pk=1).first() or Clock()
+    scale = clock.time_scale or float(settings.LOCALSCALE_TIME_SCALE)
+    return Reading(clock_now(clock), scale)
+
+
+def clock_now(clock: Clock) -> datetime:
+    base = clock.frozen_at or timezone.now()
+    return base + timedelta(seconds=clock.offset_seconds)
 
 
 def lint_errors(statements: list[str]) -> list[str]:

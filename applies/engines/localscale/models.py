@@ -165,11 +165,14 @@ class Fault(models.Model):
 
 
 class Clock(models.Model):
-    """The emulator's clock: real time, moved forward by ``offset_seconds``, with durations
-    divided by ``time_scale`` (NULL: the ``LOCALSCALE_TIME_SCALE`` setting). One row, id 1."""
+    """The emulator's clock: real time (or, while frozen, the time it was frozen at) moved
+    forward by ``offset_seconds``, with durations divided by ``time_scale`` (NULL: the
+    ``LOCALSCALE_TIME_SCALE`` setting). One row, id 1."""
 
     offset_seconds = models.FloatField(default=0.0)
     time_scale = models.FloatField(null=True, blank=True)
+    # Tests freeze the clock so that only their own `advance` moves it.
+    frozen_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[models.Manager[Clock]]
 

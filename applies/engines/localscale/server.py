@@ -45,7 +45,7 @@ class LocalScaleApplication(WSGIHandler):
         return self._get_response(request)  # type: ignore[attr-defined]
 
 
-class _Server(ThreadingMixIn, WSGIServer):
+class LocalScaleServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True  # a hung call must not keep the process alive at shutdown
     allow_reuse_address = True
 
@@ -62,11 +62,13 @@ class _Handler(WSGIRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
 
-def make_localscale_server(host: str = "127.0.0.1", port: int = 0) -> WSGIServer:
+def make_localscale_server(host: str = "127.0.0.1", port: int = 0) -> LocalScaleServer:
     """A bound server (port 0: any free port; see ``server.server_port``), not yet serving."""
-    return make_server(
-        host, port, LocalScaleApplication(), server_class=_Server, handler_class=_Handler
+    server = make_server(
+        host, port, LocalScaleApplication(), server_class=LocalScaleServer, handler_class=_Handler
     )
+    assert isinstance(server, LocalScaleServer)
+    return server
 
 
 def server_url(server: WSGIServer) -> str:
@@ -79,6 +81,8 @@ def server_url(server: WSGIServer) -> str:
 def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve LocalScale from a background thread; yields its base URL, stops on exit."""
     server = make_localscale_server(host, port)
+    # Join every call's thread on exit: a delayed call must not write into the next test.
+    server.daemon_threads = False
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

@@ -12,6 +12,7 @@ import secrets
 from typing import Any, TypeGuard
 
 from django.db.models import Max
+from django.utils import timezone
 
 from applies.engines.base import (
     DeployRequestState,
@@ -273,7 +274,8 @@ def reset() -> dict[str, int]:
 
 
 def move_clock(payload: dict[str, Any]) -> Clock:
-    """Move the emulator clock forward and/or set its time scale (null: the setting's)."""
+    """Freeze or unfreeze the emulator clock, move it forward, set its time scale (null: the
+    setting's)."""
     advance = payload.get("advance_seconds", 0)
     if not _number(advance) or advance < 0:
         raise ApiError(400, "bad_request", "advance_seconds must be a number >= 0.")
@@ -282,11 +284,23 @@ def move_clock(payload: dict[str, Any]) -> Clock:
         raise ApiError(400, "bad_request", "time_scale must be a number > 0, or null.")
     clock, _ = Clock.objects.get_or_create(pk=1)
     clock = Clock.objects.select_for_update().get(pk=clock.pk)
+    if "frozen" in payload:
+        _freeze(clock, bool(payload["frozen"]))
     clock.offset_seconds += float(advance)
     if "time_scale" in payload:
         clock.time_scale = None if scale is None else float(scale)
     clock.save()
     return clock
+
+
+def _freeze(clock: Clock, frozen: bool) -> None:
+    """Stop or restart real time passing, without a jump either way."""
+    if frozen and clock.frozen_at is None:
+        clock.frozen_at = timezone.now()
+    elif not frozen and clock.frozen_at is not None:
+        now = machine.clock_now(clock)
+        clock.frozen_at = None
+        clock.offset_seconds = (now - timezone.now()).total_seconds()
 
 
 def _number(value: object) -> TypeGuard[float]:

@@ -70,6 +70,17 @@ class LocalScaleAdmin:
     def set_time_scale(self, scale: float | None) -> None:
         self._call("POST", "admin/clock", {"time_scale": scale})
 
+    def freeze(self, time_scale: float = 1.0) -> None:
+        """Stop real time passing: from now on only ``advance`` moves the emulator clock."""
+        self._call("POST", "admin/clock", {"frozen": True, "time_scale": time_scale})
+
+    def unfreeze(self) -> None:
+        self._call("POST", "admin/clock", {"frozen": False})
+
+    def clock(self) -> dict[str, Any]:
+        """``{"now": ISO time, "time_scale": float, "frozen": bool}``."""
+        return dict(self._call("GET", "admin/clock"))
+
     def reset(self) -> None:
         self._call("POST", "admin/reset")
 

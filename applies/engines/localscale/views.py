@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from applies.engines.localscale import services
 from applies.engines.localscale.calls import add_fault, call_stats, record_call, take_fault
 from applies.engines.localscale.machine import Reading, read_clock
-from applies.engines.localscale.models import Call, CallKind, Fault
+from applies.engines.localscale.models import Call, CallKind, Clock, Fault
 from applies.engines.localscale.services import ApiError
 from applies.engines.localscale.shapes import (
     branch_json,
@@ -271,7 +271,8 @@ def reset(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
 
 def get_clock(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
     reading = read_clock()
-    return 200, {"now": timestamp(reading.now), "time_scale": reading.time_scale}
+    frozen = Clock.objects.filter(pk=1, frozen_at__isnull=False).exists()
+    return 200, {"now": timestamp(reading.now), "time_scale": reading.time_scale, "frozen": frozen}
 
 
 def set_clock(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
