@@ -383,6 +383,10 @@ def _api_str(body: Mapping[str, Any], key: str) -> str:
 class Engine(Protocol):
     """The idempotent steps a recovery driver calls. Each re-reads the engine before acting."""
 
+    def get_branch(self, target: BranchTarget) -> Branch:
+        """The target branch as it is now; ``EngineNotFound`` when it does not exist."""
+        ...
+
     def ensure_branch(self, target: BranchTarget) -> Branch:
         """The target branch, created from main if absent (a taken name is reused), once ready."""
         ...

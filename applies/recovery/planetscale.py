@@ -129,7 +129,7 @@ def _rediscover(ctx: DriveContext) -> None:
         )
     else:
         try:
-            ctx.engine.get_branch(ctx.target)  # type: ignore[attr-defined]
+            ctx.engine.get_branch(ctx.target)
         except EngineNotFound:
             raise DriveFailed(
                 f"engine resume state is {why} and neither branch {ctx.target.branch} nor an "
