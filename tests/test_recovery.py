@@ -19,7 +19,7 @@ from django.conf import settings
 
 from applies.demo.fresh import create_fresh_apply
 from applies.engines.localscale.calls import call_stats
-from applies.models import Apply, ApplyLog, ApplyOperation
+from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation
 from applies.states import ApplyState
 from tests.helpers import REPO_ROOT, clean_environ, free_port, mysql_url
 
@@ -241,3 +241,42 @@ def test_missing_resume_state_is_found_by_the_deterministic_branch_name(emulator
         1,
         1,
     )
+
+
+def deferred_drive(apply: Apply, port: int) -> subprocess.Popen[str]:
+    Apply.objects.using("schemabot").filter(pk=apply.pk).update(options={"defer_deploy": True})
+    driver = subprocess.Popen(
+        [sys.executable, "manage.py", "recover", str(apply.pk)],
+        cwd=REPO_ROOT,
+        env=drive_env(port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while row(apply).state != ApplyState.WAITING_FOR_DEPLOY and time.time() < deadline:
+        time.sleep(0.2)
+    assert row(apply).state == ApplyState.WAITING_FOR_DEPLOY
+    return driver
+
+
+@pytest.mark.parametrize(
+    ("operation", "end_state", "deploys"),
+    [("start", ApplyState.COMPLETED, 1), ("stop", ApplyState.CANCELLED, 0)],
+)
+def test_a_deferred_deploy_waits_for_a_start_or_stop_request(
+    emulator: int, operation: str, end_state: str, deploys: int
+) -> None:
+    apply = create_fresh_apply("planetscale")
+    driver = deferred_drive(apply, emulator)
+
+    request = ApplyControlRequest.objects.using("schemabot").create(
+        apply_id=apply.pk, operation=operation, status="pending", requested_by="alice"
+    )
+    stdout, stderr = driver.communicate(timeout=60)
+
+    assert driver.returncode == 0, stderr
+    assert row(apply).state == end_state
+    request.refresh_from_db()
+    assert request.status == "completed" and request.completed_at is not None
+    assert stats_of(apply).get("deploys", 0) == deploys

@@ -273,6 +273,12 @@ def _deploy(ctx: DriveContext, dr: DeployRequest) -> DeployRequest:
         _move(ctx, A.WAITING_FOR_DEPLOY)
         while not _start_requested(ctx):
             _check(ctx)
+            stop = _pending_request(ctx, ControlOperation.STOP)
+            if stop is not None:
+                # A PlanetScale stop is a permanent cancel (domain.md §7.1, step 10).
+                dr = ctx.engine.cancel(ctx.target, dr.number)
+                ctx.writer.complete_request(stop.pk)
+                return dr
             ctx.heartbeat.wait(settings.TERNADMIN_ENGINE_POLL_SECONDS)
     _step(ctx, "deploy")
     dr = ctx.engine.deploy(ctx.target, dr.number)
