@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -64,3 +65,11 @@ def _empty_schemabot_tables_after_transactional_tests(
         with connection.cursor() as cursor:
             for model in SCHEMABOT_MODELS:
                 cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+
+
+@pytest.fixture(autouse=True)
+def _drives_stay_queued(settings: Any) -> None:
+    # A claim in an in-process test records its drive and leaves it queued: a detached drive
+    # process would read this shell's database settings, not the test databases. Tests that
+    # drive run `manage.py recover`/`drive` or a cluster as subprocesses pointed at them.
+    settings.TERNADMIN_DRIVE_MODE = "manual"
