@@ -23,7 +23,7 @@ from django_q.tasks import async_task
 from applies.demo import MINIMUM_APPLIES
 from applies.demo.fresh import create_fresh_apply
 from applies.engines.localscale.calls import call_stats
-from applies.models import Apply, Drive, SweepRun
+from applies.models import Apply, ApplyControlRequest, Drive, SweepRun
 from applies.states import SETUP_PHASE_STATES, TERMINAL_APPLY_STATES
 from tests.helpers import REPO_ROOT, clean_environ, free_port, mysql_url
 
@@ -102,7 +102,9 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.time() + timeout
     while not condition():
         if time.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+            drives = list(Drive.objects.values_list("apply_id", "outcome", "message"))
+            states = list(Apply.objects.using("schemabot").values_list("pk", "state", "engine"))
+            pytest.fail(f"timed out waiting for {what}; drives: {drives}; applies: {states}")
         time.sleep(0.5)
 
 
@@ -141,6 +143,18 @@ def test_demo_data_is_reclaimed_as_the_dry_run_predicted(world: Any) -> None:
     )
     assert all(after[pk] == leases_before[pk] for pk in spirit)
     assert {s["apply_id"] for s in first.report["skipped"]} <= spirit
+
+    # Deferred cutovers wait for a person, and hold their database's one deploy slot until
+    # then; cut them over as an operator would, so the deploys queued behind them can run.
+    waiting = Apply.objects.using("schemabot").filter(
+        engine="planetscale", state="waiting_for_cutover"
+    )
+    for apply in waiting:
+        ApplyControlRequest.objects.using("schemabot").get_or_create(
+            apply_id=apply.pk,
+            operation="cutover",
+            defaults={"status": "pending", "requested_by": "operator"},
+        )
 
     def setup_phase_applies_finished() -> bool:
         states = Apply.objects.using("schemabot").filter(pk__in=setup_stale)

@@ -206,18 +206,26 @@ def _run(ctx: DriveContext, *, skip_revert: bool) -> str:
 
 
 def _forget_unknown_deploy_request(ctx: DriveContext) -> None:
-    """A deploy request the engine does not know (404) is dropped, as SchemaBot does; the
-    branch path then finds the branch's open request by name or creates one."""
+    """Drop a persisted deploy request number that is not this apply's.
+
+    A number the engine does not know (404) is dropped, as SchemaBot does; so is one that
+    belongs to another branch (numbers are per database, so a stale or mistyped number can
+    name a neighbour's request, and following it would act on someone else's deploy). The
+    branch path then finds this branch's open request by name, or creates it.
+    """
     assert ctx.metadata is not None and ctx.metadata.deploy_request_id is not None
     number = ctx.metadata.deploy_request_id
     try:
-        ctx.engine.get_deploy_request(ctx.target, number)
+        dr = ctx.engine.get_deploy_request(ctx.target, number)
     except EngineNotFound:
-        ctx.metadata = replace(ctx.metadata, deploy_request_id=None, deploy_request_url="")
-        _persist(ctx)
-        ctx.writer.log(
-            f"Deploy request #{number} is unknown to the engine; resuming from the branch"
-        )
+        why = "is unknown to the engine"
+    else:
+        if dr.branch == ctx.target.branch:
+            return
+        why = f"belongs to branch {dr.branch}, not {ctx.target.branch}"
+    ctx.metadata = replace(ctx.metadata, deploy_request_id=None, deploy_request_url="")
+    _persist(ctx)
+    ctx.writer.log(f"Deploy request #{number} {why}; resuming from the branch")
 
 
 def _setup_branch(ctx: DriveContext) -> None:
@@ -312,6 +320,10 @@ def _follow(ctx: DriveContext, dr: DeployRequest, *, skip_revert: bool) -> str:
                 ctx.writer.complete_request(cutover.pk)
         elif dr.state == DR.COMPLETE_PENDING_REVERT and skip_revert:
             dr = ctx.engine.skip_revert(ctx.target, dr.number)
+        elif dr.state == DR.READY and not dr.deployed:
+            # The deploy was refused for now (another deploy runs on this database): ask
+            # again; a deploy is only ever issued for a ready, never-deployed request.
+            dr = ctx.engine.deploy(ctx.target, dr.number)
         _move(ctx, dr.engine_state if dr.engine_state != A.PENDING else ctx.state)
         ctx.heartbeat.wait(settings.TERNADMIN_ENGINE_POLL_SECONDS)
         _check(ctx)
