@@ -280,3 +280,43 @@ def test_a_deferred_deploy_waits_for_a_start_or_stop_request(
     request.refresh_from_db()
     assert request.status == "completed" and request.completed_at is not None
     assert stats_of(apply).get("deploys", 0) == deploys
+
+
+def test_a_deploy_request_number_of_another_branch_is_never_followed(emulator: int) -> None:
+    from applies.engines.base import BranchTarget
+    from applies.engines.localscale.testing import fast_config
+    from applies.engines.planetscale import PlanetScaleEngine
+
+    apply = create_fresh_apply("planetscale")
+    neighbour = BranchTarget(
+        database=apply.database_name,
+        branch="someone-elses-branch",
+        apply_identifier="apply-neighbour",
+        statements=("CREATE TABLE neighbours (id int)",),
+    )
+    config = fast_config(f"http://127.0.0.1:{emulator}", organization="ternadmin-demo")
+    with PlanetScaleEngine(config) as engine:
+        engine.ensure_branch(neighbour)
+        engine.apply_branch_changes(neighbour)
+        theirs = engine.ensure_deploy_request(neighbour, None)
+    # Resume state names the neighbour's request number (a bad edit, a restored backup).
+    crashed = recover(apply.pk, emulator, TERNADMIN_CRASH_AT="create_deploy_request:before")
+    assert crashed.returncode == -signal.SIGKILL
+    ApplyOperation.objects.using("schemabot").filter(apply=apply).update(
+        engine_resume_metadata={
+            "branch_name": ApplyOperation.objects.using("schemabot")
+            .get(apply=apply)
+            .engine_resume_metadata["branch_name"],
+            "deploy_request_id": theirs.number,
+        }
+    )
+    wait_until_stale()
+
+    resumed = recover(apply.pk, emulator)
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert row(apply).state == ApplyState.COMPLETED
+    assert stats_of(apply)["deploy_requests_created"] == 1
+    assert call_stats()["apply-neighbour"].get("deploys", 0) == 0
+    metadata = ApplyOperation.objects.using("schemabot").get(apply=apply).engine_resume_metadata
+    assert metadata["deploy_request_id"] != theirs.number
