@@ -1,11 +1,11 @@
 """The mass-staleness brake: when many drivers die at once, stop reclaiming and ask a person.
 
 If at least ``TERNADMIN_BRAKE_MIN_STALE`` applies, and more than ``TERNADMIN_BRAKE_STALE_SHARE``
-of the active ones, are stale at the same time, the cause is almost never the applies: a
-database failover, a clock jump, a bad deploy of the drivers. Reclaiming them all would start
-hundreds of drives against production at once. The sweep then claims nothing and says why,
-until an operator releases the brake; after a release it does not trip again for
-``TERNADMIN_BRAKE_COOLDOWN_SECONDS``, so the released backlog can drain.
+of the active ones (of the engines ternadmin drives), are stale at the same time, the cause is
+almost never the applies: a database failover, a clock jump, a bad deploy of the drivers.
+Reclaiming them all would start hundreds of drives against production at once. The sweep then
+claims nothing and says why, until an operator releases the brake; after a release it does not
+trip again for ``TERNADMIN_BRAKE_COOLDOWN_SECONDS``, so the released backlog can drain.
 """
 
 from __future__ import annotations
@@ -44,14 +44,20 @@ def current() -> Brake:
 
 
 def census(classified: list[Classification]) -> tuple[int, int]:
-    """(stale, active): active = applies a driver should be working on right now."""
+    """(stale, active) among the applies ternadmin would reclaim: engines it drives, in a
+    state a driver should be working on right now. Applies of other engines never start a
+    drive here, so they cannot start a storm either."""
+    driven = [
+        c
+        for c in classified
+        if c.engine in settings.TERNADMIN_ENGINES and apply_state(c.state).claimable_when_stale
+    ]
     stale = sum(
         1
-        for c in classified
+        for c in driven
         if c.classification is Verdict.CLAIMABLE_NOW and c.clause is Clause.STALE_ACTIVE
     )
-    active = sum(1 for c in classified if apply_state(c.state).claimable_when_stale)
-    return stale, active
+    return stale, len(driven)
 
 
 def evaluate(classified: list[Classification], *, dry_run: bool, owner: str) -> BrakeState:
