@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, NamedTuple
 
+from django.conf import settings
 from django.db import models
 
 from applies.dbclock import DbNow
@@ -426,3 +427,19 @@ class Drive(models.Model):
 
     def __str__(self) -> str:
         return f"drive of {self.apply_identifier} ({self.outcome})"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API. Only the SHA-256 of the token is stored: the token
+    itself is shown once, by ``manage.py create_api_token``, and cannot be read back."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True, default="")
+    key_hash = models.CharField(max_length=64, unique=True)  # the lookup on every API call
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"API token {self.name or self.pk} of {self.user}"

@@ -100,6 +100,9 @@ class StateInfo:
     recovery: str  # the recovery story in one sentence, for people
     terminal: bool = False  # in SchemaBot's terminal set (SQL "active" = NOT IN these)
     setup_phase: bool = False  # one of the five PlanetScale setup phases
+    # Waits for a person or a schedule with nothing to report (cutover, deploy, revert window):
+    # an unchanged progress is expected there, not a sign of a hung driver.
+    idles_by_design: bool = False
     known: bool = True
 
     @property
@@ -107,7 +110,9 @@ class StateInfo:
         return self.story is Story.CLAIMABLE_WHEN_STALE
 
 
-def _claimable(value: ApplyState, label: str, badge: Badge, *, setup: bool = False) -> StateInfo:
+def _claimable(
+    value: ApplyState, label: str, badge: Badge, *, setup: bool = False, idles: bool = False
+) -> StateInfo:
     return StateInfo(
         value,
         label,
@@ -115,6 +120,7 @@ def _claimable(value: ApplyState, label: str, badge: Badge, *, setup: bool = Fal
         Story.CLAIMABLE_WHEN_STALE,
         "A driver works it; once its heartbeat is stale the stale-active clause reclaims it.",
         setup_phase=setup,
+        idles_by_design=idles,
     )
 
 
@@ -143,15 +149,16 @@ _APPLY_STATE_LIST: tuple[StateInfo, ...] = (
         Badge.WAITING,
         Story.CLAIMABLE_WHEN_STALE,
         "Reclaimed when stale; a pending start request also claims it to trigger the deploy.",
+        idles_by_design=True,
     ),
     _claimable(_A.RUNNING, "Running", Badge.ACTIVE),
     _claimable(_A.RUNNING_DEGRADED, "Running (degraded)", Badge.ACTIVE),
     _claimable(_A.RESUMING, "Resuming", Badge.ACTIVE),
-    _claimable(_A.WAITING_FOR_CUTOVER, "Waiting for cutover", Badge.WAITING),
+    _claimable(_A.WAITING_FOR_CUTOVER, "Waiting for cutover", Badge.WAITING, idles=True),
     _claimable(_A.RECOVERING, "Recovering", Badge.ACTIVE),
     _claimable(_A.RECOVERING_CUTOVER, "Recovering (legacy)", Badge.ACTIVE),
     _claimable(_A.CUTTING_OVER, "Cutting over", Badge.ACTIVE),
-    _claimable(_A.REVERT_WINDOW, "Revert window", Badge.WAITING),
+    _claimable(_A.REVERT_WINDOW, "Revert window", Badge.WAITING, idles=True),
     _claimable(_A.REVERTING, "Reverting", Badge.ACTIVE),
     _claimable(_A.SKIPPING_REVERT, "Skipping revert", Badge.ACTIVE),
     StateInfo(
@@ -239,6 +246,9 @@ CLAIMABLE_APPLY_STATES: tuple[str, ...] = tuple(
     s.value for s in _APPLY_STATE_LIST if s.claimable_when_stale
 )
 SETUP_PHASE_STATES: tuple[str, ...] = tuple(s.value for s in _APPLY_STATE_LIST if s.setup_phase)
+IDLE_BY_DESIGN_STATES: tuple[str, ...] = tuple(
+    s.value for s in _APPLY_STATE_LIST if s.idles_by_design
+)
 ACTIVE_APPLY_STATES: tuple[str, ...] = tuple(s.value for s in _APPLY_STATE_LIST if not s.terminal)
 TERMINAL_TASK_STATES: tuple[str, ...] = tuple(s.value for s in _TASK_STATE_LIST if s.terminal)
 

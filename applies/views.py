@@ -1,19 +1,256 @@
+"""The console's pages. Thin: a selector reads, a service acts, a template shows.
+
+Every page needs a login; reading needs the viewer role, acting the operator role (403 page
+otherwise). Actions are POST-only with CSRF, confirm first on a GET page, and carry the state
+and short lease token the operator saw.
+"""
+
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
 
 from applies import selectors
-from applies.roles import VIEW_PERMISSION
+from applies.filters import ApplyFilter, state_choices
+from applies.forms import ActionForm, BulkReclaimForm, parse_item
+from applies.models import Apply
+from applies.redact import short_token
+from applies.roles import OPERATE_PERMISSION, VIEW_PERMISSION
+from applies.services import actions
+from applies.services.actions import Action, ActionRefused
+from applies.tables import ApplyTable
+
+ACTION_SERVICES = {
+    Action.RECLAIM: actions.reclaim,
+    Action.STOP: actions.request_stop,
+    Action.START: actions.request_start,
+}
+ACTION_TITLES = {
+    Action.RECLAIM: "Reclaim",
+    Action.STOP: "Request stop",
+    Action.START: "Request start",
+}
 
 
+def _frame(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "can_operate": request.user.has_perm(OPERATE_PERMISSION),
+        "refresh_seconds": settings.TERNADMIN_CONSOLE_REFRESH_SECONDS,
+        "engines_driven": settings.TERNADMIN_ENGINES,
+    }
+
+
+def _partial(request: HttpRequest) -> bool:
+    return request.GET.get("partial") == "1"
+
+
+@require_GET
 @login_required
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 def home(request: HttpRequest) -> HttpResponse:
-    counts = selectors.state_counts()
-    return render(
-        request,
-        "applies/home.html",
-        {"counts": counts, "total": sum(c.count for c in counts)},
+    """The dashboard; ``?partial=1`` renders only the part that refreshes itself."""
+    context = {"board": selectors.dashboard(), **_frame(request)}
+    template = "applies/_dashboard.html" if _partial(request) else "applies/dashboard.html"
+    return render(request, template, context)
+
+
+class ApplyListView(PermissionRequiredMixin, SingleTableMixin, FilterView):
+    """Filtered applies, newest first, in keyset pages ("newer" / "older"), never counted."""
+
+    permission_required = VIEW_PERMISSION
+    filterset_class = ApplyFilter
+    table_class = ApplyTable
+    table_pagination = False
+    template_name = "applies/apply_list.html"
+    http_method_names = ["get"]
+
+    def get_queryset(self) -> Any:
+        return selectors.base_queryset()
+
+    @property
+    def order(self) -> selectors.Order:
+        oldest = self.request.GET.get("sort") == selectors.Order.OLDEST.value
+        return selectors.Order.OLDEST if oldest else selectors.Order.NEWEST
+
+    @cached_property
+    def page(self) -> selectors.ApplyPage:
+        return selectors.apply_page(
+            self.object_list,
+            order=self.order,
+            after=selectors.Cursor.decode(self.request.GET.get("after")),
+            before=selectors.Cursor.decode(self.request.GET.get("before")),
+            prefix=self.filterset.prefix(),
+        )
+
+    def get_table_data(self) -> list[Apply]:
+        return self.page.rows
+
+    def get_table_kwargs(self) -> dict[str, Any]:
+        return {"classifications": self.page.classifications}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            page=self.page,
+            newer_url=self._link("before", self.page.newer),
+            older_url=self._link("after", self.page.older),
+            first_url=self._link(None, None) if not self.page.first else None,
+            state_choices=state_choices(),
+            **_frame(self.request),
+        )
+        return context
+
+    def _link(self, key: str | None, cursor: selectors.Cursor | None) -> str | None:
+        if key is not None and cursor is None:
+            return None
+        query = self.request.GET.copy()
+        for name in ("after", "before", "page"):
+            query.pop(name, None)
+        if key is not None and cursor is not None:
+            query[key] = cursor.encode()
+        return f"?{query.urlencode()}"
+
+
+apply_list = login_required(ApplyListView.as_view())
+
+
+def _detail_or_404(pk: int) -> selectors.ApplyDetail:
+    detail = selectors.apply_detail(pk)
+    if detail is None:
+        raise Http404(f"There is no apply with id {pk}.")
+    return detail
+
+
+@require_GET
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def apply_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    detail = _detail_or_404(pk)
+    seen = urlencode({"state": detail.apply.state, "token": short_token(detail.apply.lease_token)})
+    context = {"d": detail, "seen_query": seen, **_frame(request)}
+    template = "applies/_detail.html" if _partial(request) else "applies/apply_detail.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def apply_engine(request: HttpRequest, pk: int) -> HttpResponse:
+    """What the engine says now about the apply's persisted state (a fragment)."""
+    detail = _detail_or_404(pk)
+    answers = [selectors.live_state(detail.apply, resume) for resume in detail.resume]
+    return render(request, "applies/_engine_live.html", {"answers": answers})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required(OPERATE_PERMISSION, raise_exception=True)
+def apply_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """GET: the confirmation page. POST: the action, then back to the apply's page."""
+    chosen = Action(action)
+    if request.method == "POST":
+        form = ActionForm(request.POST)
+        if form.is_valid():
+            return _act(request, pk, chosen, form)
+        return _confirm(request, pk, chosen, form, status=400)
+    initial = {"seen_state": request.GET.get("state"), "seen_token": request.GET.get("token")}
+    return _confirm(request, pk, chosen, ActionForm(initial=initial))
+
+
+def _confirm(
+    request: HttpRequest, pk: int, action: Action, form: ActionForm, *, status: int = 200
+) -> HttpResponse:
+    detail = _detail_or_404(pk)
+    apply = detail.apply
+    seen_state = form["seen_state"].value()
+    seen_token = form["seen_token"].value()
+    if seen_state is None:  # opened without what the operator saw: confirm what is there now
+        form = ActionForm(
+            initial={"seen_state": apply.state, "seen_token": short_token(apply.lease_token)}
+        )
+        seen_state, seen_token = apply.state, short_token(apply.lease_token)
+    changed = seen_state != apply.state or short_token(seen_token) != short_token(apply.lease_token)
+    possible = {
+        Action.RECLAIM: detail.reclaim,
+        Action.STOP: detail.stop,
+        Action.START: detail.start,
+    }
+    context = {
+        "d": detail,
+        "action": action,
+        "title": ACTION_TITLES[action],
+        "form": form,
+        "changed": changed,
+        "possible": possible[action],
+        **_frame(request),
+    }
+    return render(request, "applies/confirm_action.html", context, status=status)
+
+
+def _act(request: HttpRequest, pk: int, action: Action, form: ActionForm) -> HttpResponse:
+    service = ACTION_SERVICES[action]
+    try:
+        result = service(
+            pk,
+            actor=request.user.get_username(),
+            seen_state=form.cleaned_data["seen_state"],
+            seen_token=form.cleaned_data["seen_token"],
+            reason=form.reason,
+        )
+    except ActionRefused as refused:
+        messages.error(request, f"{ACTION_TITLES[action]} refused: {refused.message}.")
+        if refused.code is actions.Refusal.NOT_FOUND:
+            return redirect("apply-list")
+    else:
+        messages.success(request, result.message)
+    return redirect("apply-detail", pk=pk)
+
+
+@require_POST
+@login_required
+@permission_required(OPERATE_PERMISSION, raise_exception=True)
+def bulk_reclaim(request: HttpRequest) -> HttpResponse:
+    """Reclaim the selected applies: a first POST shows the confirmation, a second acts."""
+    selected = request.POST.getlist("item")
+    if not selected:
+        messages.error(request, "Select at least one stuck apply to reclaim.")
+        return redirect("home")
+    if request.POST.get("confirmed") != "1":
+        return _confirm_bulk(request, selected, BulkReclaimForm())
+    form = BulkReclaimForm(request.POST)
+    if not form.is_valid():
+        return _confirm_bulk(request, selected, form, status=400)
+    results = actions.bulk_reclaim(
+        form.cleaned_data["item"], actor=request.user.get_username(), reason=form.reason
     )
+    for result in results:
+        if result.ok:
+            messages.success(request, result.message)
+        else:
+            messages.error(request, f"Apply {result.apply_id}: reclaim refused: {result.message}.")
+    return redirect("home")
+
+
+def _confirm_bulk(
+    request: HttpRequest, selected: list[str], form: BulkReclaimForm, *, status: int = 200
+) -> HttpResponse:
+    items = [(value, parse_item(value)) for value in selected]
+    ids = [item.apply_id for _, item in items if item is not None]
+    rows = Apply.objects.using(settings.SCHEMABOT_DATABASE).in_bulk(ids)
+    context = {
+        "form": form,
+        "selected": [(value, rows.get(item.apply_id) if item else None) for value, item in items],
+        **_frame(request),
+    }
+    return render(request, "applies/confirm_bulk.html", context, status=status)

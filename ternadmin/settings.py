@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "applies.middleware.content_security_policy",
 ]
 
 ROOT_URLCONF = "ternadmin.urls"
@@ -154,6 +155,26 @@ PLANETSCALE_TIMEOUT_SECONDS = config.env_int(
 PLANETSCALE_MAX_RETRIES = config.env_int(ENV, "PLANETSCALE_MAX_RETRIES", default=4, minimum=0)
 PLANETSCALE_BACKOFF_SECONDS = engine_config.env_float(ENV, "PLANETSCALE_BACKOFF_SECONDS", 0.5)
 # --- End of engines ----------------------------------------------------------------------------
+
+# --- Console ---------------------------------------------------------------------------------
+# An apply whose heartbeat is fresh but whose tasks have not changed for this long is shown as
+# "not progressing" (states that idle by design, such as waiting_for_cutover, excepted).
+TERNADMIN_NOT_PROGRESSING_SECONDS = config.env_int(
+    ENV, "TERNADMIN_NOT_PROGRESSING_SECONDS", default=900, minimum=1
+)
+# How often the dashboard and an apply's page refresh themselves; 0 turns refreshing off.
+TERNADMIN_CONSOLE_REFRESH_SECONDS = config.env_int(
+    ENV, "TERNADMIN_CONSOLE_REFRESH_SECONDS", default=10, minimum=0
+)
+# The dashboard calls the sweep overdue when its last pass started longer ago than this.
+TERNADMIN_SWEEP_OVERDUE_SECONDS = config.env_int(
+    ENV, "TERNADMIN_SWEEP_OVERDUE_SECONDS", default=300, minimum=1
+)
+# How long an apply's page waits for the engine's live answer before saying it is unreachable.
+TERNADMIN_ENGINE_PROBE_SECONDS = config.env_int(
+    ENV, "TERNADMIN_ENGINE_PROBE_SECONDS", default=3, minimum=1
+)
+# --- End of console ----------------------------------------------------------------------------
 
 # --- Auth, sessions, static --------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

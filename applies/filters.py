@@ -1,0 +1,127 @@
+"""The applies list's filters, each one an indexed predicate (see ``selectors.listing``).
+
+Classification and heartbeat age are properties of unfinished applies, computed by the
+database clock: those two filters look at the unfinished set (``selectors.live``), which is
+small at any size of history, and narrow the list to its ids.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import django_filters
+from django import forms
+from django.conf import settings
+from django.db.models import QuerySet
+
+from applies import states
+from applies.classify import Classification
+from applies.models import Apply
+from applies.selectors import listing, live
+from applies.selectors.counts import present_states, unknown_states
+from applies.vocabulary import Engine
+
+_REPO_PR = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<pr>\d+)$")
+
+CLASSIFICATIONS = (
+    (live.Filter.STALE, "Stale: claimable now"),
+    (live.Filter.WEDGED, "Wedged"),
+    (live.Filter.NEEDS_HUMAN, "Needs a human"),
+    (live.Filter.HEALTHY, "Healthy"),
+)
+HEARTBEATS = (
+    ("fresh", "Fresh (within the stale window)"),
+    ("stale", "Stale (past the stale window)"),
+    ("15m", "Older than 15 minutes"),
+    ("1h", "Older than an hour"),
+)
+
+
+def _heartbeat_range(value: str) -> tuple[int, int | None]:
+    """``[low, high)`` seconds of heartbeat age for a heartbeat choice."""
+    window = int(settings.TERNADMIN_STALE_AFTER_SECONDS)
+    return {
+        "fresh": (0, window),
+        "stale": (window, None),
+        "15m": (900, None),
+        "1h": (3600, None),
+    }[value]
+
+
+class ApplyFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search",
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"placeholder": "id, apply-…, owner/repo#123", "type": "search"}
+        ),
+    )
+    state = django_filters.CharFilter(
+        method="equal", label="State", widget=forms.TextInput(attrs={"list": "states"})
+    )
+    engine = django_filters.ChoiceFilter(
+        choices=[(e.value, e.value) for e in Engine], label="Engine"
+    )
+    environment = django_filters.CharFilter(method="equal", label="Environment")
+    database = django_filters.CharFilter(field_name="database_name", label="Database")
+    repository = django_filters.CharFilter(label="Repository")
+    pull_request = django_filters.NumberFilter(label="PR")
+    deployment = django_filters.CharFilter(label="Deployment")
+    classification = django_filters.ChoiceFilter(
+        choices=CLASSIFICATIONS, method="by_classification", label="Classification"
+    )
+    heartbeat = django_filters.ChoiceFilter(
+        choices=HEARTBEATS, method="by_heartbeat", label="Heartbeat"
+    )
+
+    class Meta:
+        model = Apply
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._live: list[Classification] | None = None
+
+    def live_set(self) -> list[Classification]:
+        """The unfinished applies, classified once per request."""
+        if self._live is None:
+            self._live = live.classifications(unknown_states(present_states()))
+        return self._live
+
+    def equal(self, queryset: QuerySet[Apply], name: str, value: str) -> QuerySet[Apply]:
+        return listing.where_equal(queryset, name, value)
+
+    def prefix(self) -> list[str]:
+        """The ordered-index columns this filtering fixes (for ``listing.apply_page``)."""
+        data = self.form.cleaned_data if self.is_valid() else {}
+        return [column for column in listing.PREFIX_COLUMNS if data.get(column)]
+
+    def search(self, queryset: QuerySet[Apply], name: str, value: str) -> QuerySet[Apply]:
+        value = value.strip()
+        if value.isdigit():
+            return queryset.filter(pk=int(value))
+        match = _REPO_PR.match(value)
+        if match:
+            return queryset.filter(repository=match["repo"], pull_request=int(match["pr"]))
+        # A prefix of the identifier: a range on idx_apply_identifier.
+        return queryset.filter(apply_identifier__istartswith=value)
+
+    def by_classification(
+        self, queryset: QuerySet[Apply], name: str, value: str
+    ) -> QuerySet[Apply]:
+        return queryset.filter(pk__in=live.ids_with(self.live_set(), live.Filter(value)))
+
+    def by_heartbeat(self, queryset: QuerySet[Apply], name: str, value: str) -> QuerySet[Apply]:
+        low, high = _heartbeat_range(value)
+        ids = [
+            c.apply_id
+            for c in self.live_set()
+            if c.heartbeat_age_seconds >= low and (high is None or c.heartbeat_age_seconds < high)
+        ]
+        return queryset.filter(pk__in=ids)
+
+
+def state_choices() -> list[tuple[str, str]]:
+    """Every state the registry knows, for the state filter's suggestions."""
+    return [(info.value, info.label) for info in states.APPLY_STATES.values()]

@@ -1,0 +1,34 @@
+"""Create a bearer token for the JSON API and print it once.
+
+python manage.py create_api_token alice --name chat-ops
+
+The token acts as its user, with that user's role; only its SHA-256 hash is stored, so it
+cannot be shown again (create another one and delete the old one in Django admin instead).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from applies.api_tokens import create_token
+
+
+class Command(BaseCommand):
+    help = "Create a JSON API bearer token for a user and print it (shown only this once)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--name", default="", help="what the token is for, e.g. chat-ops")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        User = get_user_model()
+        try:
+            user = User.objects.get(**{User.USERNAME_FIELD: options["username"]})
+        except User.DoesNotExist:
+            raise CommandError(f"There is no user {options['username']!r}.") from None
+        if not user.is_active:
+            raise CommandError(f"User {options['username']!r} is not active.")
+        self.stdout.write(create_token(user, options["name"][:100]))

@@ -1,0 +1,49 @@
+"""Read queries for the console and the API. Views never build querysets of their own.
+
+Every read here stays fast at millions of applies using only SchemaBot's own indexes: no
+``COUNT(*)`` or ``GROUP BY`` over the whole table, keyset pages instead of offsets, and the
+set of unfinished applies (small: one per target) as the only thing classified in bulk.
+Heartbeat ages are computed by the database clock.
+
+- ``counts``: applies per state and engine (exact for active states, capped for finished ones)
+- ``live``: unfinished applies with their classification; "not progressing"
+- ``dashboard``: the dashboard in one call, sweep health included
+- ``listing``: keyset pages of the applies list
+- ``detail``: one apply's whole story
+- ``engine``: persisted engine resume state and the engine's live answer
+"""
+
+from __future__ import annotations
+
+from applies.selectors.counts import StateCounts, StateRow, state_counts
+from applies.selectors.dashboard import Dashboard, SweepHealth, dashboard, sweep_health
+from applies.selectors.detail import ApplyDetail, Possible, apply_detail, get_apply
+from applies.selectors.engine import LiveEngineState, ResumeState, live_state, resume_state
+from applies.selectors.listing import ApplyPage, Cursor, Order, apply_page, base_queryset
+from applies.selectors.live import Filter, Idle, LiveApply
+
+__all__ = [
+    "ApplyDetail",
+    "ApplyPage",
+    "Cursor",
+    "Dashboard",
+    "Filter",
+    "Idle",
+    "LiveApply",
+    "LiveEngineState",
+    "Order",
+    "Possible",
+    "ResumeState",
+    "StateCounts",
+    "StateRow",
+    "SweepHealth",
+    "apply_detail",
+    "apply_page",
+    "base_queryset",
+    "dashboard",
+    "get_apply",
+    "live_state",
+    "resume_state",
+    "state_counts",
+    "sweep_health",
+]

@@ -1,0 +1,86 @@
+"""Everything the dashboard shows, in a fixed, small number of queries at any table size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from applies.classify import Verdict
+from applies.dbclock import AgeSeconds
+from applies.models import Brake, Drive, SweepRun
+from applies.selectors.counts import StateCounts, present_states, state_counts, unknown_states
+from applies.selectors.live import Idle, LiveApply, classifications, not_progressing, with_rows
+
+RECENT_SWEEPS = 5
+RECENT_DRIVES = 10
+
+
+@dataclass(frozen=True)
+class SweepHealth:
+    runs: list[SweepRun]  # newest first, each with ``age`` (seconds, database clock)
+    brake: Brake | None  # no row: released
+    drives: list[Drive]  # newest first, each with ``age``
+    overdue_after: int
+
+    @property
+    def last(self) -> SweepRun | None:
+        return self.runs[0] if self.runs else None
+
+    @property
+    def overdue(self) -> bool:
+        last = self.last
+        return last is None or int(last.age) > self.overdue_after  # type: ignore[attr-defined]
+
+    @property
+    def braked(self) -> bool:
+        return bool(self.brake and self.brake.engaged)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    counts: StateCounts
+    stuck: list[LiveApply]  # claimable now, longest-stale first
+    wedged: list[LiveApply]
+    not_progressing: list[Idle]
+    needs_human: list[LiveApply]
+    healthy: int
+    sweep: SweepHealth
+    not_progressing_after: int
+
+
+def sweep_health() -> SweepHealth:
+    """The sweep's latest passes, the brake and recent drives (ternadmin's own tables)."""
+    runs: list[SweepRun] = list(
+        SweepRun.objects.annotate(age=AgeSeconds("started_at")).order_by("-started_at")[
+            :RECENT_SWEEPS
+        ]
+    )
+    drives: list[Drive] = list(
+        Drive.objects.annotate(age=AgeSeconds("started_at")).order_by("-started_at")[:RECENT_DRIVES]
+    )
+    brake = Brake.objects.order_by("pk").first()
+    return SweepHealth(runs, brake, drives, settings.TERNADMIN_SWEEP_OVERDUE_SECONDS)
+
+
+def _by_age(items: list[LiveApply]) -> list[LiveApply]:
+    return sorted(items, key=lambda item: (-item.heartbeat_age, item.apply.pk))
+
+
+def dashboard() -> Dashboard:
+    present = present_states()
+    rows = with_rows(classifications(unknown_states(present)))
+    by_verdict: dict[Verdict, list[LiveApply]] = {verdict: [] for verdict in Verdict}
+    for item in rows:
+        by_verdict[item.classification.classification].append(item)
+    after = settings.TERNADMIN_NOT_PROGRESSING_SECONDS
+    return Dashboard(
+        counts=state_counts(present=present),
+        stuck=_by_age(by_verdict[Verdict.CLAIMABLE_NOW]),
+        wedged=_by_age(by_verdict[Verdict.WEDGED]),
+        not_progressing=not_progressing(by_verdict[Verdict.HEALTHY], after),
+        needs_human=sorted(by_verdict[Verdict.NEEDS_HUMAN], key=lambda item: item.apply.pk),
+        healthy=len(by_verdict[Verdict.HEALTHY]),
+        sweep=sweep_health(),
+        not_progressing_after=after,
+    )

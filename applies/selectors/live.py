@@ -1,0 +1,140 @@
+"""The applies that are not finished, each with its classification, for the dashboard and
+the list's classification filter.
+
+``applies.classify.live`` classifies every non-terminal apply in a known state (and stopped
+ones a start request would claim); applies in a state no registry knows are added here, since
+those are exactly the wedged ones an operator must see. Both reads are index ranges on
+``state``; the set is small (one active apply per target), whatever the size of history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+from django.db.models import Count, Min
+
+from applies import states
+from applies.classify import (
+    Classification,
+    Verdict,
+    annotate_for_classification,
+    classify_all,
+    live,
+)
+from applies.dbclock import AgeSeconds
+from applies.models import Apply, Task
+
+# The columns the console shows for an apply in a list.
+DISPLAY_FIELDS = (
+    "id",
+    "apply_identifier",
+    "state",
+    "engine",
+    "database_name",
+    "database_type",
+    "environment",
+    "deployment",
+    "repository",
+    "pull_request",
+    "lease_owner",
+    "lease_token",
+    "attempt",
+    "created_at",
+    "updated_at",
+)
+
+
+class Filter(StrEnum):
+    """The classifications an operator filters by (the list's ``classification`` filter)."""
+
+    STALE = "stale"  # claimable now
+    WEDGED = "wedged"
+    NEEDS_HUMAN = "needs_human"
+    HEALTHY = "healthy"
+
+
+FILTER_VERDICTS: dict[Filter, Verdict] = {
+    Filter.STALE: Verdict.CLAIMABLE_NOW,
+    Filter.WEDGED: Verdict.WEDGED,
+    Filter.NEEDS_HUMAN: Verdict.NEEDS_HUMAN,
+    Filter.HEALTHY: Verdict.HEALTHY,
+}
+
+
+@dataclass(frozen=True)
+class LiveApply:
+    apply: Apply
+    classification: Classification
+
+    @property
+    def heartbeat_age(self) -> int:
+        return self.classification.heartbeat_age_seconds
+
+
+@dataclass(frozen=True)
+class Idle:
+    """A healthy apply whose tasks have not changed for a while."""
+
+    live: LiveApply
+    idle_seconds: int
+    progress: int | None
+    tasks: int
+
+
+def _db() -> str:
+    return str(settings.SCHEMABOT_DATABASE)
+
+
+def classifications(unknown: Sequence[str] = ()) -> list[Classification]:
+    """Every unfinished apply classified, plus those in the ``unknown`` states given."""
+    found = live()
+    if unknown:
+        seen = {c.apply_id for c in found}
+        queryset = Apply.objects.using(_db()).filter(state__in=list(unknown))
+        found += [
+            c for c in classify_all(annotate_for_classification(queryset)) if c.apply_id not in seen
+        ]
+    return found
+
+
+def with_rows(found: Sequence[Classification]) -> list[LiveApply]:
+    """Attach the display columns of each classified apply (one query by primary key)."""
+    rows = Apply.objects.using(_db()).only(*DISPLAY_FIELDS).in_bulk([c.apply_id for c in found])
+    return [LiveApply(rows[c.apply_id], c) for c in found if c.apply_id in rows]
+
+
+def ids_with(found: Sequence[Classification], wanted: Filter) -> list[int]:
+    verdict = FILTER_VERDICTS[wanted]
+    return [c.apply_id for c in found if c.classification is verdict]
+
+
+def not_progressing(healthy: Sequence[LiveApply], after_seconds: int) -> list[Idle]:
+    """Healthy applies held by a live driver whose tasks have not changed for
+    ``after_seconds`` (task rows are written only when progress moves; heartbeats go to the
+    apply and operation rows). States that idle by design are left out."""
+    watched = {
+        item.apply.pk: item
+        for item in healthy
+        if states.apply_state(item.apply.state).claimable_when_stale
+        and not states.apply_state(item.apply.state).idles_by_design
+    }
+    if not watched:
+        return []
+    rows = (
+        Task.objects.using(_db())
+        .filter(apply_id__in=list(watched))
+        .values("apply_id")
+        .annotate(
+            idle=Min(AgeSeconds("updated_at")), progress=Min("progress_percent"), n=Count("id")
+        )
+        .order_by()
+    )
+    idle = [
+        Idle(watched[row["apply_id"]], int(row["idle"] or 0), row["progress"], row["n"])
+        for row in rows
+        if row["idle"] is not None and int(row["idle"]) >= after_seconds
+    ]
+    return sorted(idle, key=lambda item: -item.idle_seconds)

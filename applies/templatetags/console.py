@@ -1,0 +1,63 @@
+"""Template filters of the console: durations, badges from the registry, redaction."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from applies import classify, redact, states, tables
+
+register = template.Library()
+
+
+@register.filter
+def ago(seconds: int | None) -> str:
+    """``4m12s`` for an age in seconds (database clock); an em dash when unknown."""
+    return "—" if seconds is None else classify.duration(int(seconds))
+
+
+@register.filter
+def state_badge(value: str | None) -> SafeString:
+    return SafeString(tables.state_badge(value or ""))
+
+
+@register.filter
+def task_badge(value: str | None) -> SafeString:
+    info = states.task_state(value)
+    return format_html(
+        '<span class="badge badge--{}" title="{}">{}</span>',
+        info.badge.value,
+        info.value,
+        info.label,
+    )
+
+
+@register.filter
+def verdict_badge(value: classify.Classification | None) -> SafeString:
+    return SafeString(tables.verdict_badge(value))
+
+
+@register.filter
+def state_label(value: str | None) -> str:
+    return states.apply_state(value).label
+
+
+@register.filter
+def short(token: str | None) -> str:
+    """The first characters of a lease token: never the whole token."""
+    return redact.short_token(token) or "—"
+
+
+@register.filter
+def redacted(text: str | None) -> str:
+    return redact.redact(text)
+
+
+@register.filter
+def redacted_json(value: Any) -> str:
+    """JSON as SchemaBot stored it, secret-looking keys masked."""
+    return json.dumps(redact.redact_json(value), sort_keys=True)

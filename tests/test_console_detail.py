@@ -1,0 +1,137 @@
+"""An apply's page: every field, lease, classification in words, children, timeline, engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from applies import selectors
+from applies.engines.base import DeployRequest
+from applies.models import ApplyOperation, Task
+from applies.roles import Role
+from applies.states import ApplyState
+from tests.claim_fixtures import STALE, make_apply, operation_of
+from tests.console_fixtures import DRIVER_TOKEN, client_for, give_lease
+from tests.factories import ApplyControlRequestFactory, ApplyLogFactory
+
+pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
+
+A = ApplyState
+METADATA = {
+    "branch_name": "schemabot-orders-1a2b3c4d",
+    "deploy_request_id": 17,
+    "deploy_request_url": "https://app.planetscale.com/acme/orders/deploy-requests/17",
+    "deferred_deploy": False,
+}
+
+
+@pytest.fixture
+def viewer() -> Client:
+    return client_for(Role.VIEWER)
+
+
+def stuck_apply() -> Any:
+    apply = make_apply(A.CREATING_DEPLOY_REQUEST)
+    ApplyOperation.objects.using("schemabot").filter(apply_id=apply.pk).update(
+        engine_resume_metadata=METADATA, engine_resume_context=apply.apply_identifier
+    )
+    Task.objects.using("schemabot").filter(apply_id=apply.pk).update(
+        progress_percent=37, rows_copied=370, rows_total=1000
+    )
+    ApplyLogFactory(apply=apply, message="State changed from validating_branch")
+    ApplyControlRequestFactory(apply=apply, operation="stop", status="completed")
+    return give_lease(apply, STALE)
+
+
+def test_detail_shows_the_whole_story(viewer: Client) -> None:
+    apply = stuck_apply()
+    html = viewer.get(f"/applies/{apply.pk}/").content.decode()
+    expected: tuple[str, ...] = (
+        apply.apply_identifier,
+        "Creating deploy request",
+        "Stale for 2m in creating_deploy_request → the stale-active clause will claim it.",
+        "host-a/1/driver-0",
+        DRIVER_TOKEN[:8],
+        "by the database clock",
+        "schemabot-orders-1a2b3c4d",
+        "#17",
+        str(METADATA["deploy_request_url"]),
+        "37%",
+        "370 / 1000",
+        "State changed from validating_branch",
+        "stop",
+        "completed",
+        operation_of(apply).deployment,
+    )
+    for text in expected:
+        assert text in html, text
+    assert DRIVER_TOKEN not in html  # never the whole token
+
+
+def test_detail_masks_secrets_in_free_text(viewer: Client) -> None:
+    apply = make_apply(
+        A.FAILED, error_message="dial mysql://app:hunter2@db:3306/x failed; password=s3cret"
+    )
+    html = viewer.get(f"/applies/{apply.pk}/").content.decode()
+    assert "hunter2" not in html and "s3cret" not in html
+    assert "mysql://app:•••@db" in html
+
+
+def test_missing_apply_is_404(viewer: Client) -> None:
+    assert viewer.get("/applies/987654/").status_code == 404
+
+
+def test_engine_answer_when_the_engine_is_down(viewer: Client, settings: Any) -> None:
+    settings.PLANETSCALE_API_URL = "http://127.0.0.1:9"  # discard port: nothing listens
+    apply = stuck_apply()
+    response = viewer.get(f"/applies/{apply.pk}/engine")
+    assert response.status_code == 200
+    assert "engine unreachable:" in response.content.decode()
+    assert settings.PLANETSCALE_SERVICE_TOKEN not in response.content.decode()
+
+
+def test_engine_answer_maps_the_deploy_request_state(
+    viewer: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from applies.engines import planetscale
+
+    def get_deploy_request(self: object, target: object, number: int) -> DeployRequest:
+        return DeployRequest.from_api(
+            {"number": number, "state": "open", "deployment_state": "pending_cutover",
+             "branch": METADATA["branch_name"], "html_url": "https://ps.example/dr/17"}
+        )  # fmt: skip
+
+    monkeypatch.setattr(planetscale.PlanetScaleEngine, "get_deploy_request", get_deploy_request)
+    apply = stuck_apply()
+    html = viewer.get(f"/applies/{apply.pk}/engine").content.decode()
+    assert "Deploy request #17 is pending_cutover (waiting for cutover)." in html
+    assert "https://ps.example/dr/17" in html
+
+
+def test_engine_answer_for_an_engine_ternadmin_does_not_query() -> None:
+    apply = make_apply(A.RUNNING, engine="spirit")
+    detail = selectors.apply_detail(apply.pk)
+    assert detail is not None
+    answer = selectors.live_state(detail.apply, detail.resume[0])
+    assert not answer.reachable and "does not query spirit" in answer.summary
+
+
+def test_corrupt_resume_metadata_is_shown_not_raised(viewer: Client) -> None:
+    apply = make_apply(A.RUNNING)
+    ApplyOperation.objects.using("schemabot").filter(apply_id=apply.pk).update(
+        engine_resume_metadata=["not", "an", "object"]
+    )
+    html = viewer.get(f"/applies/{apply.pk}/").content.decode()
+    assert "stored metadata is a list, not an object" in html
+
+
+def test_partial_and_query_count(viewer: Client, django_assert_max_num_queries: Any) -> None:
+    apply = stuck_apply()
+    with (
+        django_assert_max_num_queries(6, using="schemabot"),
+        django_assert_max_num_queries(5, using="default"),
+    ):
+        response = viewer.get(f"/applies/{apply.pk}/?partial=1")
+    assert response.status_code == 200 and "<html" not in response.content.decode()
