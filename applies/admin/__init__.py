@@ -1,0 +1,17 @@
+"""Django admin over SchemaBot's tables: read-only pages, fixes only through services.
+
+``apply`` registers the applies admin (list, page, fix page, actions); ``tables`` the other
+tables. See ``applies.admin.base`` for what they share.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from applies.admin import apply, tables
+
+admin.site.site_header = "ternadmin admin"
+admin.site.site_title = "ternadmin admin"
+admin.site.index_title = "SchemaBot's tables"
+
+__all__ = ["apply", "tables"]

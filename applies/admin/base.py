@@ -1,0 +1,151 @@
+"""What every admin page over SchemaBot's tables shares.
+
+SchemaBot owns these rows: the admin shows them and never saves them. There is no add, change
+or delete through Django's generic forms (a ``save()`` would write every column back, stale
+values included, and refresh the heartbeat); state and lease fixes go through
+``applies.services.fixes`` instead. Lists never count their table (``PeekPaginator``), sort only
+by their fixed ordering and never compute facets, so a page costs the same at a million rows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.forms import Form
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from applies import states
+from applies.classify import duration
+from applies.paginators import PeekPaginator
+from applies.redact import redact, redact_json
+
+LIST_PER_PAGE = 50
+
+
+class NoCountChangeList(ChangeList):
+    """Shows the rows the paginator already read instead of querying them again."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        paginator = self.paginator
+        if isinstance(paginator, PeekPaginator) and not self.multi_page:
+            self.result_list = paginator.window[: paginator.per_page]
+
+
+class SchemaBotAdmin(admin.ModelAdmin):
+    """Read-only admin of one SchemaBot table, fast on big tables."""
+
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_max_show_all = 0  # "show all" would load the whole table
+    list_per_page = LIST_PER_PAGE
+    sortable_by = ()  # only the fixed, index-backed ordering
+    # Never join: Django would otherwise join every foreign key of a displayed relation, and
+    # SchemaBot's relations may dangle (no foreign keys; locks are deleted when released).
+    list_select_related = ()
+    actions: Any = ()
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> PeekPaginator:
+        page = PeekPaginator.page_number(request.GET.get(PAGE_VAR, 1))
+        return PeekPaginator(queryset, per_page, page=page)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return NoCountChangeList
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Form, change: bool) -> None:
+        raise PermissionDenied("SchemaBot's rows are changed only through ternadmin's fixes.")
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        raise PermissionDenied("SchemaBot owns its rows' lifecycle; the admin deletes nothing.")
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+# --- display helpers --------------------------------------------------------------------------
+
+
+def apply_badge(value: str | None) -> SafeString:
+    return _badge(states.apply_state(value))
+
+
+def task_badge(value: str | None) -> SafeString:
+    return _badge(states.task_state(value))
+
+
+def _badge(info: states.StateInfo) -> SafeString:
+    return format_html(
+        '<span class="badge badge--{}" title="{}: {}">{}</span>',
+        info.badge.value,
+        info.value or "(empty)",
+        info.recovery,
+        info.label,
+    )
+
+
+def pretty_json(value: Any) -> SafeString:
+    """JSON indented, sorted and with secrets masked; ``-`` for none."""
+    if value in (None, "", {}, []):
+        return format_html('<span class="quiet">{}</span>', "-" if value is None else value)
+    text = json.dumps(redact_json(value), indent=2, sort_keys=True, default=str)
+    return format_html('<pre class="json">{}</pre>', text)
+
+
+def safe_text(value: str | None) -> str:
+    """Free text a driver wrote (errors, log lines), with credentials masked."""
+    return redact(value) or "-"
+
+
+def age(seconds: int | None) -> str:
+    return "-" if seconds is None else f"{duration(seconds)} ago"
+
+
+def link_to_apply(apply_id: int | None) -> SafeString | str:
+    """A link to an apply by id, without loading it (the row may not even exist)."""
+    if apply_id is None:
+        return "-"
+    url = reverse("admin:applies_apply_change", args=[apply_id])
+    return format_html('<a href="{}">{}</a>', url, apply_id)
+
+
+def link_to_operation(operation_id: int | None) -> SafeString | str:
+    if operation_id is None:
+        return "-"
+    url = reverse("admin:applies_applyoperation_change", args=[operation_id])
+    return format_html('<a href="{}">{}</a>', url, operation_id)

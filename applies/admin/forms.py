@@ -1,0 +1,115 @@
+"""Forms of the admin's fix pages: what to change, why, and what the person saw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from applies import states
+from applies.models import Apply
+from applies.redact import short_token
+
+# Why people fix applies by hand; "other" needs words of its own.
+REASONS = (
+    ("driver_died", "Its driver died and left it wedged"),
+    ("finished_outside", "The change was finished or undone outside SchemaBot"),
+    ("abandoned", "Abandoned or duplicate apply"),
+    ("unknown_state", "A state this SchemaBot does not know"),
+    ("other", "Other (say what below)"),
+)
+OTHER = "other"
+
+
+def state_choices() -> list[tuple[str, Any]]:
+    """Every registered apply state, active ones first, as ``label (value)``; none preselected."""
+    groups: dict[str, list[tuple[str, str]]] = {"Active": [], "Terminal": []}
+    for info in states.APPLY_STATES.values():
+        groups["Terminal" if info.terminal else "Active"].append(
+            (info.value, f"{info.label} ({info.value})")
+        )
+    return [("", "Choose a state…"), *groups.items()]
+
+
+def seen_initial(apply: Apply) -> dict[str, str]:
+    """What the page shows of the apply, sent back with the fix for compare-and-set."""
+    return {
+        "seen_state": apply.state,
+        "seen_token": short_token(apply.lease_token),
+        "seen_updated_at": apply.updated_at.isoformat(),
+    }
+
+
+def parse_seen_time(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.ChoiceField(
+        choices=[("", "Choose a reason…"), *REASONS],
+        error_messages={"required": "Give a reason: it goes into the apply's audit trail."},
+    )
+    details = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Details",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Ticket, incident or what you checked. Required for “Other”.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("reason") == OTHER and not (data.get("details") or "").strip():
+            self.add_error("details", "Say what the reason is.")
+        return data
+
+    def reason_text(self) -> str:
+        label = dict(REASONS)[self.cleaned_data["reason"]]
+        details = (self.cleaned_data.get("details") or "").strip()
+        if self.cleaned_data["reason"] == OTHER:
+            return details
+        return f"{label}: {details}" if details else label
+
+
+class ConfirmLiveMixin(forms.Form):
+    confirm_live = forms.BooleanField(
+        required=False,
+        label="A driver may still be live: end its work",
+        help_text="Needed when the heartbeat is fresh; the driver loses its lease and stops.",
+    )
+
+
+class FixStateForm(ReasonForm, ConfirmLiveMixin):
+    new_state = forms.ChoiceField(
+        label="New state",
+        choices=state_choices,
+        error_messages={"invalid_choice": "“%(value)s” is not a registered state."},
+    )
+    reset_heartbeat = forms.BooleanField(
+        required=False,
+        label="Reset the heartbeat to now",
+        help_text="Leave unticked to keep updated_at as it is: a dead apply must not look alive.",
+    )
+    seen_state = forms.CharField(required=False, widget=forms.HiddenInput)
+    seen_token = forms.CharField(required=False, widget=forms.HiddenInput)
+    seen_updated_at = forms.CharField(widget=forms.HiddenInput)
+
+    field_order = ["new_state", "reason", "details", "confirm_live", "reset_heartbeat"]
+
+    def clean_seen_updated_at(self) -> datetime:
+        parsed = parse_seen_time(self.cleaned_data["seen_updated_at"])
+        if parsed is None:
+            raise forms.ValidationError("The page was incomplete: reload it and try again.")
+        return parsed
+
+
+class BulkActionForm(ReasonForm, ConfirmLiveMixin):
+    """The confirmation page of an admin action over the selected applies."""
+
+    field_order = ["reason", "details", "confirm_live"]
