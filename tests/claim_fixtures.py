@@ -27,8 +27,8 @@ def make_apply(
     **fields: Any,
 ) -> Apply:
     """An apply in ``state`` whose heartbeat is ``age`` seconds old by the database clock."""
-    apply = ApplyFactory(state=state, **fields)
-    op = ApplyOperationFactory(apply=apply, state=state) if operation else None
+    apply = ApplyFactory.create(state=state, **fields)
+    op = ApplyOperationFactory.create(apply=apply, state=state) if operation else None
     for _ in range(tasks):
         TaskFactory(apply=apply, apply_operation=op)
     if start_request:

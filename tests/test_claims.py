@@ -292,8 +292,8 @@ def test_candidates_beyond_the_first_page_are_reached() -> None:
 
 def test_deployment_order_gate_waits_for_the_earlier_sibling() -> None:
     apply = ApplyFactory(state=A.RUNNING)
-    first = ApplyOperationFactory(apply=apply, deployment="east", state=A.RUNNING)
-    second = ApplyOperationFactory(apply=apply, deployment="west", state=A.PENDING)
+    first = ApplyOperationFactory.create(apply=apply, deployment="east", state=A.RUNNING)
+    second = ApplyOperationFactory.create(apply=apply, deployment="west", state=A.PENDING)
     TaskFactory(apply=apply, apply_operation=second)
 
     assert claims.find_next_apply_operation(OWNER) is None  # east still running
@@ -306,7 +306,7 @@ def test_deployment_order_gate_waits_for_the_earlier_sibling() -> None:
 def test_failed_sibling_does_not_block_on_failure_continue() -> None:
     apply = ApplyFactory(state=A.RUNNING)
     ApplyOperationFactory(apply=apply, deployment="east", state=A.FAILED)
-    second = ApplyOperationFactory(
+    second = ApplyOperationFactory.create(
         apply=apply, deployment="west", state=A.PENDING, on_failure="continue"
     )
     claimed = claims.find_next_apply_operation(OWNER)

@@ -34,21 +34,21 @@ pytestmark = [
 
 
 def env(port: int, **extra: str) -> dict[str, str]:
-    return clean_environ(
-        TERNADMIN_DATABASE_URL=mysql_url(settings.DATABASES["default"]["NAME"]),
-        SCHEMABOT_DATABASE_URL=mysql_url(settings.DATABASES["schemabot"]["NAME"]),
-        SCHEMABOT_MODE="standalone",
-        TERNADMIN_DEMO="1",
-        PLANETSCALE_API_URL=f"http://127.0.0.1:{port}",
-        PLANETSCALE_SERVICE_TOKEN_ID="test",
-        PLANETSCALE_SERVICE_TOKEN="test-secret",
-        LOCALSCALE_TIME_SCALE="1000",
-        TERNADMIN_HEARTBEAT_SECONDS="1",
-        TERNADMIN_ENGINE_POLL_SECONDS="0.2",
-        TERNADMIN_Q_WORKERS="2",
-        TERNADMIN_LOG_LEVEL="WARNING",
-        **extra,
-    )
+    settings_for_test = {
+        "TERNADMIN_DATABASE_URL": mysql_url(settings.DATABASES["default"]["NAME"]),
+        "SCHEMABOT_DATABASE_URL": mysql_url(settings.DATABASES["schemabot"]["NAME"]),
+        "SCHEMABOT_MODE": "standalone",
+        "TERNADMIN_DEMO": "1",
+        "PLANETSCALE_API_URL": f"http://127.0.0.1:{port}",
+        "PLANETSCALE_SERVICE_TOKEN_ID": "test",
+        "PLANETSCALE_SERVICE_TOKEN": "test-secret",
+        "LOCALSCALE_TIME_SCALE": "1000",
+        "TERNADMIN_HEARTBEAT_SECONDS": "1",
+        "TERNADMIN_ENGINE_POLL_SECONDS": "0.2",
+        "TERNADMIN_Q_WORKERS": "2",
+        "TERNADMIN_LOG_LEVEL": "WARNING",
+    }
+    return clean_environ(**{**settings_for_test, **extra})
 
 
 def manage(*args: str, environ: dict[str, str]) -> subprocess.Popen[str]:
