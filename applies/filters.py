@@ -19,7 +19,6 @@ from applies import states
 from applies.classify import Classification
 from applies.models import Apply
 from applies.selectors import listing, live
-from applies.selectors.counts import present_states, unknown_states
 from applies.vocabulary import Engine
 
 _REPO_PR = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<pr>\d+)$")
@@ -86,7 +85,7 @@ class ApplyFilter(django_filters.FilterSet):
     def live_set(self) -> list[Classification]:
         """The unfinished applies, classified once per request."""
         if self._live is None:
-            self._live = live.classifications(unknown_states(present_states()))
+            self._live = live.classifications()
         return self._live
 
     def equal(self, queryset: QuerySet[Apply], name: str, value: str) -> QuerySet[Apply]:

@@ -2,11 +2,11 @@
 
 Finished applies pile up forever, so nothing here groups or counts the table:
 
-- which states occur: ``SELECT DISTINCT state``, one index dive per distinct value on
-  ``idx_state_created_id`` (a loose index scan on MariaDB/MySQL);
-- non-terminal states (few rows): exact counts per engine over their ``state`` index ranges;
-- terminal states: counted up to a cap, each through a ``LIMIT``-ed range of the same index, and
-  shown as "1,000+" past it; the page says which numbers are exact.
+- unfinished states (few rows, unknown strings included): counted exactly, per engine, from
+  the set ``classify.live`` reads anyway;
+- terminal states: counted up to a cap, each through a ``LIMIT``-ed range of
+  ``idx_state_created_id``, and shown as "1,000+" past it; the page says which numbers are
+  exact.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, Max
+from django.db.models import Max
 
 from applies import states
+from applies.classify import Classification, live
 from applies.models import Apply
 from applies.states import StateInfo
 from applies.vocabulary import Engine
@@ -65,36 +66,19 @@ def _db() -> str:
     return str(settings.SCHEMABOT_DATABASE)
 
 
-def present_states() -> list[str]:
-    """Every distinct ``applies.state`` value (a loose scan of ``idx_state_created_id``)."""
-    queryset = Apply.objects.using(_db()).order_by("state").values_list("state", flat=True)
-    return list(queryset.distinct())
-
-
-def unknown_states(present: Sequence[str]) -> list[str]:
-    return [value for value in present if not states.apply_state(value).known]
-
-
-def _exact_by_engine(values: Sequence[str]) -> dict[str, dict[str, int]]:
-    if not values:
-        return {}
-    rows = (
-        Apply.objects.using(_db())
-        .filter(state__in=list(values))
-        .values_list("state", "engine")
-        .annotate(n=Count("*"))
-        .order_by()
-    )
+def _exact_by_engine(found: Sequence[Classification]) -> dict[str, dict[str, int]]:
+    """Unfinished applies per state and engine, counted from the live set."""
     counts: dict[str, dict[str, int]] = {}
-    for state, engine, n in rows:
-        counts.setdefault(state, {})[engine] = n
+    for item in found:
+        if states.apply_state(item.state).terminal:
+            continue  # a stopped apply with a start request: counted with the finished ones
+        per_engine = counts.setdefault(item.state, {})
+        per_engine[item.engine] = per_engine.get(item.engine, 0) + 1
     return counts
 
 
 def _capped(values: Sequence[str], cap: int) -> dict[str, int]:
     """``min(count, cap + 1)`` per state, in one statement of LIMIT-ed index ranges."""
-    if not values:
-        return {}
     parts, params = [], []
     for n, value in enumerate(values):
         parts.append(
@@ -119,30 +103,27 @@ def _engines(exact: dict[str, dict[str, int]]) -> list[str]:
 
 
 def state_counts(
-    cap: int = TERMINAL_COUNT_CAP, present: Sequence[str] | None = None
+    cap: int = TERMINAL_COUNT_CAP, found: Sequence[Classification] | None = None
 ) -> StateCounts:
-    """Applies per state (registry order, unknown states last); exact for active states."""
-    present = present_states() if present is None else present
-    active = [v for v in present if not states.apply_state(v).terminal]
-    finished = [v for v in present if states.apply_state(v).terminal]
-    exact = _exact_by_engine(active)
-    capped = _capped(finished, cap)
+    """Applies per state (registry order, unknown states last) and, for unfinished states,
+    per engine. ``found`` is ``classify.live()`` when the caller has it already."""
+    exact = _exact_by_engine(live() if found is None else found)
+    capped = _capped(states.TERMINAL_APPLY_STATES, cap)
     engines = _engines(exact)
     rows = [
         StateRow(
             states.apply_state(value),
-            sum(exact[value].values()),
+            sum(per_engine.values()),
             True,
-            exact[value],
-            tuple(exact[value].get(engine, 0) for engine in engines),
+            per_engine,
+            tuple(per_engine.get(engine, 0) for engine in engines),
         )
-        for value in active
-        if value in exact
+        for value, per_engine in exact.items()
     ]
     rows += [
-        StateRow(states.apply_state(value), min(capped[value], cap), capped[value] <= cap)
-        for value in finished
-        if value in capped
+        StateRow(states.apply_state(value), min(count, cap), count <= cap)
+        for value, count in capped.items()
+        if count
     ]
     rows.sort(key=lambda row: _order(row.state.value))
     highest = Apply.objects.using(_db()).aggregate(highest=Max("id"))["highest"] or 0

@@ -9,7 +9,7 @@ from django.conf import settings
 from applies.classify import Verdict
 from applies.dbclock import AgeSeconds
 from applies.models import Brake, Drive, SweepRun
-from applies.selectors.counts import StateCounts, present_states, state_counts, unknown_states
+from applies.selectors.counts import StateCounts, state_counts
 from applies.selectors.live import Idle, LiveApply, classifications, not_progressing, with_rows
 
 RECENT_SWEEPS = 5
@@ -68,14 +68,14 @@ def _by_age(items: list[LiveApply]) -> list[LiveApply]:
 
 
 def dashboard() -> Dashboard:
-    present = present_states()
-    rows = with_rows(classifications(unknown_states(present)))
+    found = classifications()
+    rows = with_rows(found)
     by_verdict: dict[Verdict, list[LiveApply]] = {verdict: [] for verdict in Verdict}
     for item in rows:
         by_verdict[item.classification.classification].append(item)
     after = settings.TERNADMIN_NOT_PROGRESSING_SECONDS
     return Dashboard(
-        counts=state_counts(present=present),
+        counts=state_counts(found=found),
         stuck=_by_age(by_verdict[Verdict.CLAIMABLE_NOW]),
         wedged=_by_age(by_verdict[Verdict.WEDGED]),
         not_progressing=not_progressing(by_verdict[Verdict.HEALTHY], after),

@@ -1,10 +1,10 @@
 """The applies that are not finished, each with its classification, for the dashboard and
 the list's classification filter.
 
-``applies.classify.live`` classifies every non-terminal apply in a known state (and stopped
-ones a start request would claim); applies in a state no registry knows are added here, since
-those are exactly the wedged ones an operator must see. Both reads are index ranges on
-``state``; the set is small (one active apply per target), whatever the size of history.
+``applies.classify.live`` classifies every non-terminal apply, unknown states included (those
+are exactly the wedged ones an operator must see), and stopped ones a start request would
+claim. Its reads are index ranges on ``state``; the set is small (one active apply per
+target), whatever the size of history.
 """
 
 from __future__ import annotations
@@ -17,13 +17,7 @@ from django.conf import settings
 from django.db.models import Count, Min
 
 from applies import states
-from applies.classify import (
-    Classification,
-    Verdict,
-    annotate_for_classification,
-    classify_all,
-    live,
-)
+from applies.classify import Classification, Verdict, live
 from applies.dbclock import AgeSeconds
 from applies.models import Apply, Task
 
@@ -88,16 +82,9 @@ def _db() -> str:
     return str(settings.SCHEMABOT_DATABASE)
 
 
-def classifications(unknown: Sequence[str] = ()) -> list[Classification]:
-    """Every unfinished apply classified, plus those in the ``unknown`` states given."""
-    found = live()
-    if unknown:
-        seen = {c.apply_id for c in found}
-        queryset = Apply.objects.using(_db()).filter(state__in=list(unknown))
-        found += [
-            c for c in classify_all(annotate_for_classification(queryset)) if c.apply_id not in seen
-        ]
-    return found
+def classifications() -> list[Classification]:
+    """Every unfinished apply classified (``classify.live``: unknown states included)."""
+    return live()
 
 
 def with_rows(found: Sequence[Classification]) -> list[LiveApply]:
