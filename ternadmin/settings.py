@@ -127,6 +127,40 @@ TERNADMIN_RETRY_FRESHNESS_SECONDS = config.env_int(
     ENV, "TERNADMIN_RETRY_FRESHNESS_SECONDS", default=86_400, minimum=1
 )
 
+# --- Sweep and drives -------------------------------------------------------------------------
+# "process": each drive runs in its own detached process (applies.drives); "inline": in the
+# claimer's process; "manual": recorded and left queued for `manage.py drive <id>`.
+TERNADMIN_DRIVE_MODE = config.env_choice(
+    ENV, "TERNADMIN_DRIVE_MODE", ("process", "inline", "manual"), default="process"
+)
+TERNADMIN_HEARTBEAT_SECONDS = config.env_int(
+    ENV, "TERNADMIN_HEARTBEAT_SECONDS", default=10, minimum=1
+)
+# How often a drive polls the engine, and how long it waits for one engine state at most.
+TERNADMIN_ENGINE_POLL_SECONDS = engine_config.env_float(ENV, "TERNADMIN_ENGINE_POLL_SECONDS", 2.0)
+TERNADMIN_ENGINE_WAIT_SECONDS = engine_config.env_float(
+    ENV, "TERNADMIN_ENGINE_WAIT_SECONDS", 1800.0
+)
+TERNADMIN_SWEEP_INTERVAL_SECONDS = config.env_int(
+    ENV, "TERNADMIN_SWEEP_INTERVAL_SECONDS", default=60, minimum=60
+)
+TERNADMIN_SWEEP_LIMIT = config.env_int(ENV, "TERNADMIN_SWEEP_LIMIT", default=50, minimum=1)
+TERNADMIN_SWEEP_TIME_BUDGET_SECONDS = config.env_int(
+    ENV, "TERNADMIN_SWEEP_TIME_BUDGET_SECONDS", default=30, minimum=1
+)
+# SchemaBot's operator_claim_operations: claim operation rows first, then their parent apply.
+TERNADMIN_CLAIM_OPERATIONS = config.env_bool(ENV, "TERNADMIN_CLAIM_OPERATIONS", default=False)
+TERNADMIN_SWEEP_HISTORY_DAYS = config.env_int(
+    ENV, "TERNADMIN_SWEEP_HISTORY_DAYS", default=14, minimum=1
+)
+TERNADMIN_BRAKE_MIN_STALE = config.env_int(ENV, "TERNADMIN_BRAKE_MIN_STALE", default=20, minimum=1)
+TERNADMIN_BRAKE_STALE_SHARE = engine_config.env_float(ENV, "TERNADMIN_BRAKE_STALE_SHARE", 0.5)
+TERNADMIN_BRAKE_COOLDOWN_SECONDS = config.env_int(
+    ENV, "TERNADMIN_BRAKE_COOLDOWN_SECONDS", default=900
+)
+# /metrics needs no login; set a token to require "Authorization: Bearer <token>".
+TERNADMIN_METRICS_TOKEN = config.env_str(ENV, "TERNADMIN_METRICS_TOKEN")
+
 # --- Engines ---------------------------------------------------------------------------------
 # Which SchemaBot engines ternadmin drives itself (applies/engines); only planetscale has a
 # driver, spirit reattaches on its own. An unknown name fails here, not at the first apply.
@@ -209,9 +243,13 @@ WHITENOISE_USE_FINDERS = DEMO_MODE
 WHITENOISE_AUTOREFRESH = DEMO_MODE
 
 # --- Scheduler (django-q2) ---------------------------------------------------------------------
-Q_CLUSTER = {
+# The ORM broker on ``default`` by default; TERNADMIN_REDIS_URL switches to Redis for several
+# nodes. Tasks are short (a sweep pass, starting a detached drive), so timeout < retry holds
+# with room; drives never run under this timeout (applies.drives).
+_redis_url = config.env_str(ENV, "TERNADMIN_REDIS_URL")
+Q_CLUSTER: dict[str, object] = {
     "name": config.env_str(ENV, "TERNADMIN_Q_NAME", "ternadmin"),
-    "orm": "default",
+    **({"redis": _redis_url} if _redis_url else {"orm": "default"}),
     "workers": config.env_int(ENV, "TERNADMIN_Q_WORKERS", default=2, minimum=1),
     "timeout": config.env_int(ENV, "TERNADMIN_Q_TIMEOUT", default=300, minimum=1),
     "retry": config.env_int(ENV, "TERNADMIN_Q_RETRY", default=360, minimum=2),
@@ -226,6 +264,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": config.env_str(ENV, "TERNADMIN_LOG_LEVEL", "INFO")},
+    # One line per HTTP request to the engine is noise at INFO; failures are logged by the client.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 SILENCED_SYSTEM_CHECKS = [

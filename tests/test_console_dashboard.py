@@ -166,3 +166,18 @@ def test_dashboard_query_count_does_not_grow_with_applies(
         django_assert_max_num_queries(7, using="default"),
     ):
         assert viewer.get("/").status_code == 200
+
+
+def test_an_operator_releases_the_brake_from_the_dashboard(viewer: Client) -> None:
+    Brake.objects.create(pk=1, engaged=True, reason="50 of 60 went stale", changed_by="sweep")
+    assert "Release the brake" not in viewer.get("/").content.decode()
+    assert viewer.post("/sweep/brake/release").status_code == 403
+    assert Brake.objects.get().engaged
+
+    operator = client_for(Role.OPERATOR)
+    assert "Release the brake" in operator.get("/").content.decode()
+    response = operator.post("/sweep/brake/release")
+
+    assert response.status_code == 302
+    brake = Brake.objects.get()
+    assert not brake.engaged and brake.changed_by == "user-operator"
