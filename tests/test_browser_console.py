@@ -16,9 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
-from django.conf import settings
 from django.db import connections
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -29,7 +27,8 @@ from applies.states import ApplyState
 from applies.vocabulary import LogSource
 from tests.claim_fixtures import reload
 from tests.console_fixtures import PASSWORD, user_in
-from tests.helpers import REPO_ROOT, clean_environ, free_port, mysql_url
+from tests.helpers import REPO_ROOT
+from tests.live_processes import engine_env, engine_settings, serve_emulator
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,49 +42,16 @@ STALE_AFTER = 2
 A = ApplyState
 
 
-def engine_env(port: int) -> dict[str, str]:
-    """What a drive process needs: the test databases, the emulator, short windows."""
-    return {
-        "TERNADMIN_DATABASE_URL": mysql_url(settings.DATABASES["default"]["NAME"]),
-        "SCHEMABOT_DATABASE_URL": mysql_url(settings.DATABASES["schemabot"]["NAME"]),
-        "SCHEMABOT_MODE": "standalone",
-        "TERNADMIN_DEMO": "1",
-        "PLANETSCALE_API_URL": f"http://127.0.0.1:{port}",
-        "PLANETSCALE_SERVICE_TOKEN_ID": "test",
-        "PLANETSCALE_SERVICE_TOKEN": "test-secret",
-        "LOCALSCALE_TIME_SCALE": "1000",
-        "TERNADMIN_STALE_AFTER_SECONDS": str(STALE_AFTER),
-        "TERNADMIN_HEARTBEAT_SECONDS": "1",
-        "TERNADMIN_ENGINE_POLL_SECONDS": "0.1",
-        "TERNADMIN_LOG_LEVEL": "WARNING",
-    }
-
-
 @pytest.fixture
 def emulator() -> Iterator[int]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "localscale", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=clean_environ(**engine_env(port)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    yield port
-    server.send_signal(signal.SIGINT)
-    server.wait(timeout=10)
+    with serve_emulator() as port:
+        yield port
 
 
 @pytest.fixture
 def console(settings: Any, emulator: int, monkeypatch: pytest.MonkeyPatch) -> int:
     """The live server's settings, and the environment its detached drives inherit."""
-    for name, value in engine_env(emulator).items():
+    for name, value in engine_settings(emulator, stale_after=STALE_AFTER).items():
         monkeypatch.setenv(name, value)
     settings.TERNADMIN_DRIVE_MODE = "process"
     settings.TERNADMIN_STALE_AFTER_SECONDS = STALE_AFTER
@@ -99,7 +65,7 @@ def console(settings: Any, emulator: int, monkeypatch: pytest.MonkeyPatch) -> in
 def crashed_apply(port: int) -> Apply:
     """A PlanetScale apply whose driver died just before creating the deploy request."""
     apply = create_fresh_apply("planetscale")
-    env = clean_environ(**engine_env(port), TERNADMIN_CRASH_AT="create_deploy_request:before")
+    env = engine_env(port, TERNADMIN_CRASH_AT="create_deploy_request:before")
     crash = subprocess.run(
         [sys.executable, "manage.py", "recover", str(apply.pk)],
         cwd=REPO_ROOT,

@@ -11,7 +11,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from applies import claims
 from applies.dbclock import SecondsAgo
@@ -19,7 +18,8 @@ from applies.leases import LeaseLost, heartbeat
 from applies.models import Apply, Lock, Plan
 from applies.states import ApplyState
 from tests.claim_fixtures import make_apply, reload
-from tests.helpers import REPO_ROOT, clean_environ, mysql_url
+from tests.helpers import REPO_ROOT
+from tests.live_processes import process_env
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -29,13 +29,7 @@ pytestmark = [
 
 def worker_env(**extra: str) -> dict[str, str]:
     """Point a subprocess at this test run's databases (the test_* copies)."""
-    return clean_environ(
-        TERNADMIN_DATABASE_URL=mysql_url(settings.DATABASES["default"]["NAME"]),
-        SCHEMABOT_DATABASE_URL=mysql_url(settings.DATABASES["schemabot"]["NAME"]),
-        SCHEMABOT_MODE="standalone",
-        TERNADMIN_DEMO="1",
-        **extra,
-    )
+    return process_env(**extra)
 
 
 def start_worker(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:

@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from applies.demo.fresh import create_fresh_apply
 from applies.engines.localscale.calls import call_stats
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation
 from applies.states import ApplyState
-from tests.helpers import REPO_ROOT, clean_environ, free_port, mysql_url
+from tests.helpers import REPO_ROOT
+from tests.live_processes import engine_env, serve_emulator
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -45,45 +45,13 @@ CRASH_POINTS = [
 
 
 def drive_env(port: int, **extra: str) -> dict[str, str]:
-    return clean_environ(
-        TERNADMIN_DATABASE_URL=mysql_url(settings.DATABASES["default"]["NAME"]),
-        SCHEMABOT_DATABASE_URL=mysql_url(settings.DATABASES["schemabot"]["NAME"]),
-        SCHEMABOT_MODE="standalone",
-        TERNADMIN_DEMO="1",
-        PLANETSCALE_API_URL=f"http://127.0.0.1:{port}",
-        PLANETSCALE_SERVICE_TOKEN_ID="test",
-        PLANETSCALE_SERVICE_TOKEN="test-secret",
-        LOCALSCALE_TIME_SCALE="1000",
-        TERNADMIN_STALE_AFTER_SECONDS=str(STALE_AFTER),
-        TERNADMIN_HEARTBEAT_SECONDS="1",
-        TERNADMIN_ENGINE_POLL_SECONDS="0.1",
-        TERNADMIN_LOG_LEVEL="WARNING",
-        **extra,
-    )
+    return engine_env(port, TERNADMIN_STALE_AFTER_SECONDS=str(STALE_AFTER), **extra)
 
 
 @pytest.fixture
 def emulator() -> Iterator[int]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "localscale", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=drive_env(port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    import httpx
-
-    for _ in range(100):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    yield port
-    server.send_signal(signal.SIGINT)
-    server.wait(timeout=10)
+    with serve_emulator() as port:
+        yield port
 
 
 def recover(apply_id: int, port: int, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -158,13 +126,13 @@ def test_a_driver_killed_at_any_step_is_resumed_without_duplicate_work(
         )
 
 
-def test_a_driver_whose_lease_is_taken_stops_within_a_heartbeat(emulator: int) -> None:
-    apply = create_fresh_apply("planetscale")
+def deferred_drive(apply: Apply, port: int) -> subprocess.Popen[str]:
+    """A `recover` process driving ``apply`` with a deferred deploy, once it waits for it."""
     Apply.objects.using("schemabot").filter(pk=apply.pk).update(options={"defer_deploy": True})
     driver = subprocess.Popen(
         [sys.executable, "manage.py", "recover", str(apply.pk)],
         cwd=REPO_ROOT,
-        env=drive_env(emulator),
+        env=drive_env(port),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -173,6 +141,12 @@ def test_a_driver_whose_lease_is_taken_stops_within_a_heartbeat(emulator: int) -
     while row(apply).state != ApplyState.WAITING_FOR_DEPLOY and time.time() < deadline:
         time.sleep(0.2)
     assert row(apply).state == ApplyState.WAITING_FOR_DEPLOY
+    return driver
+
+
+def test_a_driver_whose_lease_is_taken_stops_within_a_heartbeat(emulator: int) -> None:
+    apply = create_fresh_apply("planetscale")
+    driver = deferred_drive(apply, emulator)
 
     # Another claimer takes the apply (rotates the token), as after a long stall.
     Apply.objects.using("schemabot").filter(pk=apply.pk).update(
@@ -241,23 +215,6 @@ def test_missing_resume_state_is_found_by_the_deterministic_branch_name(emulator
         1,
         1,
     )
-
-
-def deferred_drive(apply: Apply, port: int) -> subprocess.Popen[str]:
-    Apply.objects.using("schemabot").filter(pk=apply.pk).update(options={"defer_deploy": True})
-    driver = subprocess.Popen(
-        [sys.executable, "manage.py", "recover", str(apply.pk)],
-        cwd=REPO_ROOT,
-        env=drive_env(port),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 60
-    while row(apply).state != ApplyState.WAITING_FOR_DEPLOY and time.time() < deadline:
-        time.sleep(0.2)
-    assert row(apply).state == ApplyState.WAITING_FOR_DEPLOY
-    return driver
 
 
 @pytest.mark.parametrize(

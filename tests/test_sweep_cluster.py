@@ -13,9 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -25,7 +23,8 @@ from applies.demo.fresh import create_fresh_apply
 from applies.engines.localscale.calls import call_stats
 from applies.models import Apply, ApplyControlRequest, Drive, SweepRun
 from applies.states import SETUP_PHASE_STATES, TERMINAL_APPLY_STATES
-from tests.helpers import REPO_ROOT, clean_environ, free_port, mysql_url
+from tests.helpers import REPO_ROOT
+from tests.live_processes import engine_env, serve_emulator
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -34,21 +33,9 @@ pytestmark = [
 
 
 def env(port: int, **extra: str) -> dict[str, str]:
-    settings_for_test = {
-        "TERNADMIN_DATABASE_URL": mysql_url(settings.DATABASES["default"]["NAME"]),
-        "SCHEMABOT_DATABASE_URL": mysql_url(settings.DATABASES["schemabot"]["NAME"]),
-        "SCHEMABOT_MODE": "standalone",
-        "TERNADMIN_DEMO": "1",
-        "PLANETSCALE_API_URL": f"http://127.0.0.1:{port}",
-        "PLANETSCALE_SERVICE_TOKEN_ID": "test",
-        "PLANETSCALE_SERVICE_TOKEN": "test-secret",
-        "LOCALSCALE_TIME_SCALE": "1000",
-        "TERNADMIN_HEARTBEAT_SECONDS": "1",
-        "TERNADMIN_ENGINE_POLL_SECONDS": "0.2",
-        "TERNADMIN_Q_WORKERS": "2",
-        "TERNADMIN_LOG_LEVEL": "WARNING",
-    }
-    return clean_environ(**{**settings_for_test, **extra})
+    # SchemaBot's one-minute window unless a test asks for less: the demo data's fresh applies
+    # must stay fresh between the dry run and the first pass.
+    return engine_env(port, **{"TERNADMIN_STALE_AFTER_SECONDS": "60", **extra})
 
 
 def manage(*args: str, environ: dict[str, str]) -> subprocess.Popen[str]:
@@ -74,28 +61,21 @@ def stop(process: subprocess.Popen[str]) -> None:
 @pytest.fixture
 def world() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """Starts the emulator; yields a starter for more processes; stops everything after."""
-    port = free_port()
     started: list[subprocess.Popen[str]] = []
+    with serve_emulator() as port:
 
-    def start(*args: str, **extra: str) -> subprocess.Popen[str]:
-        process = manage(*args, environ=env(port, **extra))
-        started.append(process)
-        return process
+        def start(*args: str, **extra: str) -> subprocess.Popen[str]:
+            process = manage(*args, environ=env(port, **extra))
+            started.append(process)
+            return process
 
-    start("localscale", "serve", "--port", str(port))
-    for _ in range(100):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    start.port = port  # type: ignore[attr-defined]
-    yield start
-    for process in reversed(started):
-        stop(process)
-    # Drives run detached from the cluster (their own sessions): end the ones still waiting.
-    subprocess.run(["pkill", "-f", "manage.py drive"], check=False)
-    time.sleep(0.5)
+        start.port = port  # type: ignore[attr-defined]
+        yield start
+        for process in reversed(started):
+            stop(process)
+        # Drives run detached from the cluster (their own sessions): end those still waiting.
+        subprocess.run(["pkill", "-f", "manage.py drive"], check=False)
+        time.sleep(0.5)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

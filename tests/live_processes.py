@@ -1,0 +1,78 @@
+"""ternadmin as separate processes against this test run's MariaDB databases and an emulator.
+
+Drives, claimers and clusters started by a test must read the ``test_*`` databases pytest-django
+created, not whatever this shell points at; ``process_env`` says so, and ``engine_env`` adds the
+LocalScale emulator and short windows. ``serve_emulator`` runs ``manage.py localscale serve``.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from django.conf import settings
+
+from tests.helpers import REPO_ROOT, clean_environ, free_port, mysql_url
+
+
+def database_settings() -> dict[str, str]:
+    """The test databases, in standalone demo mode."""
+    return {
+        "TERNADMIN_DATABASE_URL": mysql_url(settings.DATABASES["default"]["NAME"]),
+        "SCHEMABOT_DATABASE_URL": mysql_url(settings.DATABASES["schemabot"]["NAME"]),
+        "SCHEMABOT_MODE": "standalone",
+        "TERNADMIN_DEMO": "1",
+    }
+
+
+def engine_settings(port: int, *, stale_after: int = 2) -> dict[str, str]:
+    """The test databases plus the emulator on ``port``, a fast clock and short windows."""
+    return {
+        **database_settings(),
+        "PLANETSCALE_API_URL": f"http://127.0.0.1:{port}",
+        "PLANETSCALE_SERVICE_TOKEN_ID": "test",
+        "PLANETSCALE_SERVICE_TOKEN": "test-secret",
+        "LOCALSCALE_TIME_SCALE": "1000",
+        "TERNADMIN_STALE_AFTER_SECONDS": str(stale_after),
+        "TERNADMIN_HEARTBEAT_SECONDS": "1",
+        "TERNADMIN_ENGINE_POLL_SECONDS": "0.1",
+        "TERNADMIN_LOG_LEVEL": "WARNING",
+    }
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    """This environment without ternadmin settings, then the test databases, then overrides."""
+    return clean_environ(**{**database_settings(), **overrides})
+
+
+def engine_env(port: int, **overrides: str) -> dict[str, str]:
+    return clean_environ(**{**engine_settings(port), **overrides})
+
+
+@contextmanager
+def serve_emulator() -> Iterator[int]:
+    """``manage.py localscale serve`` on a free port, answering; its port."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "localscale", "serve", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=engine_env(port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)
