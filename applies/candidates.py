@@ -25,8 +25,8 @@ from applies.clauses import (
     Windows,
     pending_start_exists,
     quoted,
-    seconds_ago_sql,
 )
+from applies.dbclock import seconds_ago_sql
 from applies.states import CLAIMABLE_APPLY_STATES, ApplyState
 
 PAGE_SIZE = 16

@@ -36,8 +36,8 @@ from django.db.models import Exists, OuterRef
 from django.db.models.expressions import Expression, RawSQL
 
 from applies.candidates import PAGE_SIZE, Candidate, apply_candidates, operation_candidates
-from applies.clauses import Clause, Windows, apply_clause_case, now_sql, operation_clause_case
-from applies.dbclock import DbNow
+from applies.clauses import Clause, Windows, apply_clause_case, operation_clause_case
+from applies.dbclock import DbNow, now_sql
 from applies.leases import Lease, new_token
 from applies.models import Apply, ApplyControlRequest, ApplyOperation
 from applies.states import ApplyState
@@ -213,7 +213,7 @@ def _build_apply_lock(
         where += f" AND {quote(table)}.{quote('engine')} IN ({', '.join(['%s'] * engines)})"
     columns = ", ".join(f"{quote(table)}.{quote(field.column)}" for field in fields)
     sql = (
-        f"SELECT {columns}, {case}, {db_now.clock_sql(connection.vendor)[0]}"
+        f"SELECT {columns}, {case}, {db_now.clock_sql(connection.vendor)}"
         f" FROM {quote(table)} WHERE {where}{_skip_locked(connection)}"
     )
     expressions: list[Expression] = [field.get_col(table) for field in fields]

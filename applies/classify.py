@@ -22,13 +22,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from applies import states
 from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, Windows, apply_clause_case
 from applies.dbclock import AgeSeconds
-from applies.models import Apply, ApplyControlRequest, ApplyOperation, Task
+from applies.models import Apply, ApplyControlRequest
 from applies.states import ApplyState, Story
 from applies.vocabulary import ControlOperation, RequestStatus
 
@@ -84,8 +84,6 @@ def annotate_for_classification(queryset: QuerySet[Apply]) -> QuerySet[Apply]:
     return queryset.annotate(
         claim_clause=RawSQL(apply_clause_case(vendor), []),
         heartbeat_age=AgeSeconds("updated_at"),
-        has_children=Exists(Task.objects.filter(apply_id=OuterRef("pk")))
-        | Exists(ApplyOperation.objects.filter(apply_id=OuterRef("pk"))),
     )
 
 

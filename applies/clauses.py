@@ -19,6 +19,7 @@ from enum import StrEnum
 from django.conf import settings
 
 from applies import states
+from applies.dbclock import seconds_ago_sql
 from applies.states import ApplyState
 from applies.vocabulary import ControlOperation, RequestStatus
 
@@ -61,17 +62,6 @@ class Windows:
             retry_budget=settings.TERNADMIN_RETRY_BUDGET,
             retry_freshness=settings.TERNADMIN_RETRY_FRESHNESS_SECONDS,
         )
-
-
-def now_sql(vendor: str) -> str:
-    return "datetime('now')" if vendor == "sqlite" else "NOW()"
-
-
-def seconds_ago_sql(vendor: str, seconds: int) -> str:
-    seconds = int(seconds)
-    if vendor == "sqlite":
-        return f"datetime('now', '-{seconds} seconds')"
-    return f"(NOW() - INTERVAL {seconds} SECOND)"
 
 
 def quoted(values: Iterable[str]) -> str:

@@ -16,6 +16,21 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 
+def now_sql(vendor: str) -> str:
+    """``NOW()`` on the database, second precision, as SQL text."""
+    return "datetime('now')" if vendor == "sqlite" else "NOW()"
+
+
+def seconds_ago_sql(vendor: str, seconds: int) -> str:
+    """``NOW() - INTERVAL n SECOND`` as SQL text (``n`` is a whole number, inlined)."""
+    seconds = int(seconds)
+    if seconds < 0:
+        raise ValueError("seconds must not be negative")
+    if vendor == "sqlite":
+        return f"datetime('now', '-{seconds} seconds')"
+    return f"(NOW() - INTERVAL {seconds} SECOND)"
+
+
 class _ClockExpression(models.Func):
     """An expression whose SQL depends only on the backend, not on any column."""
 
@@ -30,17 +45,17 @@ class _ClockExpression(models.Func):
         arg_joiner: str | None = None,
         **extra_context: Any,
     ) -> tuple[str, list[Any]]:
-        return self.clock_sql(connection.vendor)
+        return self.clock_sql(connection.vendor), []
 
-    def clock_sql(self, vendor: str) -> tuple[str, list[Any]]:
+    def clock_sql(self, vendor: str) -> str:
         raise NotImplementedError
 
 
 class DbNow(_ClockExpression):
     """``NOW()`` on the database, second precision."""
 
-    def clock_sql(self, vendor: str) -> tuple[str, list[Any]]:
-        return ("datetime('now')", []) if vendor == "sqlite" else ("CURRENT_TIMESTAMP", [])
+    def clock_sql(self, vendor: str) -> str:
+        return now_sql(vendor)
 
 
 class SecondsAgo(_ClockExpression):
@@ -52,10 +67,8 @@ class SecondsAgo(_ClockExpression):
         self.seconds = int(seconds)
         super().__init__()
 
-    def clock_sql(self, vendor: str) -> tuple[str, list[Any]]:
-        if vendor == "sqlite":
-            return "datetime('now', %s)", [f"-{self.seconds} seconds"]
-        return "(NOW() - INTERVAL %s SECOND)", [self.seconds]
+    def clock_sql(self, vendor: str) -> str:
+        return seconds_ago_sql(vendor, self.seconds)
 
 
 def database_now(using: str) -> datetime:

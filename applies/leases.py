@@ -16,7 +16,7 @@ from typing import Any, Literal
 from django.conf import settings
 from django.db import connections
 
-from applies.clauses import now_sql
+from applies.dbclock import now_sql
 
 LeasedTable = Literal["applies", "apply_operations"]
 

@@ -14,33 +14,30 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, transaction
 
-from applies.clauses import now_sql
+from applies.clauses import quoted
+from applies.dbclock import now_sql
 from applies.leases import Lease, guarded_update
 from applies.models import ApplyLog
-from applies.states import TASK_STATES, TERMINAL_APPLY_STATES, ApplyState, TaskState
+from applies.states import (
+    SETUP_PHASE_STATES,
+    TASK_STATES,
+    TERMINAL_APPLY_STATES,
+    TERMINAL_TASK_STATES,
+    ApplyState,
+    TaskState,
+)
 from applies.vocabulary import LogEvent, LogLevel, LogSource
 
-# The apply states whose task counterpart has the same name; others map to running.
-_TASK_FOR_APPLY = {state: state for state in TASK_STATES}
 _COMPLETED_AT_NULL = (ApplyState.STOPPED, ApplyState.FAILED_RETRYABLE)
+_UNFINISHED_TASK = f"state NOT IN ({quoted(TERMINAL_TASK_STATES)})"
 
 
 def task_state_for(apply_state: str) -> str:
-    if apply_state in (ApplyState.CANCELLED,):
-        return TaskState.CANCELLED
-    if apply_state in _TASK_FOR_APPLY:
-        return _TASK_FOR_APPLY[apply_state]
-    return TaskState.PENDING if apply_state in _SETUP else TaskState.RUNNING
-
-
-_SETUP = (
-    ApplyState.PENDING,
-    ApplyState.PREPARING_BRANCH,
-    ApplyState.APPLYING_BRANCH_CHANGES,
-    ApplyState.VALIDATING_BRANCH,
-    ApplyState.CREATING_DEPLOY_REQUEST,
-    ApplyState.VALIDATING_DEPLOY_REQUEST,
-)
+    """The state an apply's unfinished tasks move to with it: the same name where tasks have
+    one, ``pending`` during the setup phases, ``running`` otherwise."""
+    if apply_state in TASK_STATES:
+        return apply_state
+    return TaskState.PENDING if apply_state in SETUP_PHASE_STATES else TaskState.RUNNING
 
 
 class DriveWriter:
@@ -120,8 +117,7 @@ class DriveWriter:
                 "tasks",
                 f"state = %s, updated_at = {now}{extra}",
                 [task_state],
-                f"apply_id = {int(self.lease.row_id)} AND state NOT IN ('completed', 'failed',"
-                " 'reverted', 'cancelled')",
+                f"apply_id = {int(self.lease.row_id)} AND {_UNFINISHED_TASK}",
             )
             self.log(
                 message or f"State changed from {old_state} to {new_state}",
