@@ -34,7 +34,7 @@ from applies.models import Apply, ApplyControlRequest, ApplyOperation, Plan, Tas
 from applies.recovery.crash import crash_point
 from applies.recovery.heartbeats import Heartbeat
 from applies.recovery.writer import DriveWriter
-from applies.states import TERMINAL_APPLY_STATES, ApplyState
+from applies.states import SETUP_PHASE_STATES, TERMINAL_APPLY_STATES, ApplyState
 from applies.vocabulary import ControlOperation, LogEvent, RequestStatus
 
 logger = logging.getLogger(__name__)
@@ -176,16 +176,6 @@ def _step(ctx: DriveContext, name: str) -> None:
     crash_point(name, "before")
 
 
-_SETUP_ORDER = (
-    A.PENDING,
-    A.RUNNING,
-    A.PREPARING_BRANCH,
-    A.APPLYING_BRANCH_CHANGES,
-    A.VALIDATING_BRANCH,
-    A.CREATING_DEPLOY_REQUEST,
-)
-
-
 def _run(ctx: DriveContext, *, skip_revert: bool) -> str:
     if ctx.metadata is None:
         # First dispatch: persist the deterministic branch name before touching the engine.
@@ -257,7 +247,7 @@ def _create_deploy_request(ctx: DriveContext) -> None:
 
 
 def _validate_deploy_request(ctx: DriveContext, number: int) -> DeployRequest:
-    if ctx.state in _SETUP_ORDER or ctx.state == A.VALIDATING_DEPLOY_REQUEST:
+    if ctx.state == A.PENDING or ctx.state in SETUP_PHASE_STATES:
         _move(ctx, A.VALIDATING_DEPLOY_REQUEST, started=True)
     _step(ctx, "validate_deploy_request")
     try:
