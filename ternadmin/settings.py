@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_q",
     "django_tables2",
     "django_filters",
+    "ninja",  # the API's docs page from its bundled static files, never a CDN
     "applies",
     "applies.engines.localscale",
 ]
@@ -89,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "applies.middleware.content_security_policy",
+    "applies.api.errors.json_errors",
 ]
 
 ROOT_URLCONF = "ternadmin.urls"
