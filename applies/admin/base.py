@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from applies import states
+from applies.admin.lookups import DeclaredLookupsOnly
 from applies.classify import duration
 from applies.inputs import MAX_PAGE, parse_id
 from applies.paginators import PeekPaginator
@@ -42,8 +43,9 @@ class NoCountChangeList(ChangeList):
             self.result_list = paginator.window[: paginator.per_page]
 
 
-class SchemaBotAdmin(admin.ModelAdmin):
-    """Read-only admin of one SchemaBot table, fast on big tables."""
+class SchemaBotAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+    """Read-only admin of one SchemaBot table, fast on big tables, filtered only by its own
+    filters (``applies.admin.lookups``)."""
 
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
