@@ -185,6 +185,9 @@ PLANETSCALE_SERVICE_TOKEN_ID = config.env_str(ENV, "PLANETSCALE_SERVICE_TOKEN_ID
 PLANETSCALE_SERVICE_TOKEN = config.env_str(ENV, "PLANETSCALE_SERVICE_TOKEN") or (
     "localscale-demo-token" if DEMO_MODE else ""
 )
+# The console links a deploy request only to https pages of this host; any other URL found
+# in resume metadata or an engine answer is shown as text.
+PLANETSCALE_APP_HOST = engine_config.env_host(ENV, "PLANETSCALE_APP_HOST", "app.planetscale.com")
 PLANETSCALE_TIMEOUT_SECONDS = config.env_int(
     ENV, "PLANETSCALE_TIMEOUT_SECONDS", default=10, minimum=1
 )

@@ -6,6 +6,7 @@ start with a message naming the variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -52,3 +53,16 @@ def env_http_url(environ: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ImproperlyConfigured(f"{name}={url!r} is not an http:// or https:// URL.")
     return url.rstrip("/")
+
+
+_HOST = re.compile(
+    r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def env_host(environ: Mapping[str, str], name: str, default: str) -> str:
+    """A bare DNS host name (no scheme, port or path), lower-cased."""
+    host = (config.env_str(environ, name) or default).lower()
+    if not _HOST.fullmatch(host):
+        raise ImproperlyConfigured(f"{name}={host!r} is not a host name (e.g. {default}).")
+    return host
