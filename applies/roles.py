@@ -35,10 +35,13 @@ FIX_PERMISSIONS = (
     "change_applycontrolrequest",
 )
 
+# The admin role also sees and revokes the API's bearer tokens (migration 0006).
+ADMIN_PERMISSIONS = ("view_apitoken", "change_apitoken")
+
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.VIEWER: VIEW_PERMISSIONS,
     Role.OPERATOR: VIEW_PERMISSIONS + OPERATE_PERMISSIONS,
-    Role.ADMIN: VIEW_PERMISSIONS + OPERATE_PERMISSIONS + FIX_PERMISSIONS,
+    Role.ADMIN: VIEW_PERMISSIONS + OPERATE_PERMISSIONS + FIX_PERMISSIONS + ADMIN_PERMISSIONS,
 }
 
 VIEW_PERMISSION = "applies.view_apply"
