@@ -52,6 +52,9 @@ _KEYED = re.compile(
     re.I,
 )
 
+# ternadmin's own API tokens (applies.api_tokens), under whatever name they travel.
+_API_TOKEN = re.compile(r"\btern_[\w-]{16,}")
+
 _PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
 )
@@ -75,6 +78,7 @@ def redact(text: str | None) -> str:
     if not text:
         return ""
     text = _PRIVATE_KEY_BLOCK.sub(MASK, text)
+    text = _API_TOKEN.sub(MASK, text)
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
     text = _GO_DSN.sub(lambda m: m.group("head") + MASK, text)
     text = _AUTHORIZATION.sub(lambda m: m.group("head") + MASK, text)

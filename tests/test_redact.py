@@ -56,6 +56,7 @@ M = MASK
         ("GET /api/v1/applies?token=tern_abc&limit=5", f"GET /api/v1/applies?token={M}&limit=5"),
         ("https://h/cb?access_token=xyz&state=1", f"https://h/cb?access_token={M}&state=1"),
         ("/x?client_secret=abc", f"/x?client_secret={M}"),
+        ("GET /x?q=tern_Zm9vYmFyYmF6cXV4cXV1eA HTTP/1.1", f"GET /x?q={M} HTTP/1.1"),
         # private keys
         (
             "key -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- end",
