@@ -1,17 +1,15 @@
 #!/usr/bin/env python
-"""Django's command-line utility for ternadmin."""
+"""Django's command-line utility for ternadmin (a bad setting is one line: ternadmin.startup)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ternadmin.settings")
-    from django.core.management import execute_from_command_line
+    from ternadmin.startup import run_command_line
 
-    execute_from_command_line(sys.argv)
+    run_command_line(sys.argv)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,7 @@
-"""ASGI entry point; verifies the attached SchemaBot schema at start like ``wsgi.py``."""
+"""ASGI entry point; starts like ``wsgi.py`` (``ternadmin.startup``)."""
 
 from __future__ import annotations
 
-import os
+from ternadmin.startup import asgi_application
 
-from django.core.asgi import get_asgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ternadmin.settings")
-
-application = get_asgi_application()
-
-from applies.schema import verify_attached_schema_or_raise  # noqa: E402  (needs Django set up)
-
-verify_attached_schema_or_raise()
+application = asgi_application()

@@ -14,6 +14,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from applies.vocabulary import Engine
 from ternadmin import config
+from ternadmin.config import env_float
+
+__all__ = ["env_engines", "env_float", "env_host", "env_http_url"]
 
 KNOWN_ENGINES: tuple[str, ...] = tuple(engine.value for engine in Engine)
 
@@ -27,21 +30,6 @@ def env_engines(environ: Mapping[str, str], name: str, default: list[str]) -> li
             f"{name}: unknown engine(s) {', '.join(unknown)}; known: {', '.join(KNOWN_ENGINES)}."
         )
     return engines
-
-
-def env_float(
-    environ: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0
-) -> float:
-    raw = environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
-    if not value > minimum:  # also refuses nan
-        raise ImproperlyConfigured(f"{name}={raw!r} must be greater than {minimum:g}.")
-    return value
 
 
 def env_http_url(environ: Mapping[str, str], name: str, default: str) -> str:

@@ -1,0 +1,75 @@
+"""Starting ternadmin: a bad setting stops every entry point with one line naming it.
+
+``manage.py`` (so the scheduler, ``manage.py qcluster``, too), ``ternadmin.wsgi`` (gunicorn)
+and ``ternadmin.asgi`` start through here. Settings are loaded first, then, for the servers,
+the attached SchemaBot schema is verified; an ``ImproperlyConfigured`` from either (or from a
+command) is written to stderr as ``ternadmin: <what is wrong, naming the variable>`` and the
+process exits with status 4, without a traceback. Under gunicorn, 4 is "the application failed
+to load": the master stops instead of starting worker after worker.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+SETTINGS_MODULE = "ternadmin.settings"
+EXIT_MISCONFIGURED = 4  # gunicorn's APP_LOAD_ERROR
+
+T = TypeVar("T")
+
+
+@contextmanager
+def one_line_on_bad_settings() -> Iterator[None]:
+    try:
+        yield
+    except ImproperlyConfigured as exc:
+        from applies.redact import redact  # a message may quote a URL with its password
+
+        sys.stderr.write(f"ternadmin: {redact(str(exc))}\n")
+        sys.stderr.flush()
+        raise SystemExit(EXIT_MISCONFIGURED) from None
+
+
+def _load_settings() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
+    from django.conf import settings
+
+    settings.INSTALLED_APPS  # noqa: B018  (imports and checks every setting now)
+
+
+def run_command_line(argv: list[str]) -> None:
+    """``manage.py``: settings first, then the command, a bad setting as one line."""
+    from django.core.management import execute_from_command_line
+
+    with one_line_on_bad_settings():
+        _load_settings()
+        execute_from_command_line(argv)
+
+
+def _server(make: Callable[[], T]) -> T:
+    with one_line_on_bad_settings():
+        _load_settings()
+        application = make()
+        from applies.schema import verify_attached_schema_or_raise
+
+        verify_attached_schema_or_raise()
+    return application
+
+
+def wsgi_application() -> Any:
+    """The WSGI application, once settings and the attached schema are known to be good."""
+    from django.core.wsgi import get_wsgi_application
+
+    return _server(get_wsgi_application)
+
+
+def asgi_application() -> Any:
+    from django.core.asgi import get_asgi_application
+
+    return _server(get_asgi_application)
