@@ -8,6 +8,7 @@ mode off unless ``TERNADMIN_DEMO=1`` asks for it. Bad values fail at start with 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -54,7 +55,8 @@ SECURE_HSTS_SECONDS = config.env_int(
 )
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = config.env_bool(ENV, "TERNADMIN_HSTS_PRELOAD", default=False)
-if config.env_bool(ENV, "TERNADMIN_BEHIND_PROXY", default=False):
+TERNADMIN_BEHIND_PROXY = config.env_bool(ENV, "TERNADMIN_BEHIND_PROXY", default=False)
+if TERNADMIN_BEHIND_PROXY:
     # Only behind a proxy that sets (and strips client-sent) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -78,6 +80,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "ninja",  # the API's docs page from its bundled static files, never a CDN
+    "axes",
     "applies",
     "applies.engines.localscale",
 ]
@@ -95,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "applies.middleware.content_security_policy",
     "applies.api.errors.json_errors",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "ternadmin.urls"
@@ -237,6 +241,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes, applies.logins): failures count per user name and, apart,
+# per client address; reaching the limit locks logins out for the cool-off. Bearer tokens
+# never authenticate through here.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = config.env_int(
+    ENV, "TERNADMIN_LOGIN_FAILURE_LIMIT", default=5, minimum=1, maximum=100
+)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=config.env_int(
+        ENV, "TERNADMIN_LOGIN_LOCKOUT_MINUTES", default=15, minimum=1, maximum=24 * 60
+    )
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "applies.logins.locked_out"
+AXES_CLIENT_IP_CALLABLE = "applies.logins.client_ip"
+AXES_ENABLE_ADMIN = False  # applies.admin.lockouts registers its pages
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -316,6 +340,7 @@ LOGGING = {
         # One line per HTTP request to the engine is noise at INFO; the client logs failures.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its version banner, at every start of every command
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }

@@ -57,6 +57,8 @@ BAD = [
     ("PLANETSCALE_MAX_RETRIES", "1000", "at most 20"),
     ("PLANETSCALE_TIMEOUT_SECONDS", "ten", "not a whole number"),
     ("PLANETSCALE_APP_HOST", "https://app.planetscale.com/", "not a host name"),
+    ("TERNADMIN_LOGIN_FAILURE_LIMIT", "0", "at least 1"),
+    ("TERNADMIN_LOGIN_LOCKOUT_MINUTES", "100000", "at most 1440"),
 ]
 
 

@@ -32,6 +32,9 @@ class DeclaredLookupsOnly:
             model_admin.get_list_filter(request) if request is not None else model_admin.list_filter
         )
         allowed: set[str] = set()
+        hierarchy = getattr(model_admin, "date_hierarchy", None)
+        if hierarchy:
+            allowed.update(f"{hierarchy}__{part}" for part in ("year", "month", "day"))
         for entry in filters:
             if isinstance(entry, type) and issubclass(entry, admin.SimpleListFilter):
                 allowed.add(str(entry.parameter_name))
