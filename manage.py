@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ternadmin.settings")
+    from ternadmin.startup import load_settings_or_exit
+
+    load_settings_or_exit()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ternadmin.settings")
+from ternadmin.startup import load_settings_or_exit
 
+load_settings_or_exit()
 application = get_asgi_application()
 
 from applies.schema import verify_attached_schema_or_raise  # noqa: E402  (needs Django set up)

@@ -6,12 +6,11 @@ column stops the server at start instead of failing later under an operator.
 
 from __future__ import annotations
 
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ternadmin.settings")
+from ternadmin.startup import load_settings_or_exit
 
+load_settings_or_exit()
 application = get_wsgi_application()
 
 from applies.schema import verify_attached_schema_or_raise  # noqa: E402  (needs Django set up)
