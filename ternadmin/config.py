@@ -6,6 +6,7 @@ in force) can be tested without reloading Django's settings.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from collections.abc import Mapping
@@ -218,6 +219,7 @@ def _database(url: str, name: str) -> dict[str, Any]:
         raise ImproperlyConfigured(f"{name}: {exc}") from None
     engine = config["ENGINE"]
     if engine == "django.db.backends.mysql":
+        _require_mysql_driver(name)
         config["OPTIONS"] = {
             "charset": "utf8mb4",
             "init_command": f"SET time_zone = '+00:00', sql_mode = '{MYSQL_SQL_MODE}'",
@@ -238,6 +240,17 @@ def _database(url: str, name: str) -> dict[str, Any]:
     else:
         raise ImproperlyConfigured(f"{name}: only mysql:// and sqlite:// URLs are supported.")
     return config
+
+
+def _require_mysql_driver(name: str) -> None:
+    # Checked here, at start, rather than at the first query: the driver is an install extra
+    # (the demo runs without it), and a missing one should say what to install, not trace back.
+    if importlib.util.find_spec("MySQLdb") is None:
+        raise ImproperlyConfigured(
+            f"{name} is a mysql:// URL but the MySQL driver is not installed: "
+            "pip install 'ternadmin[mysql]' (mysqlclient; it builds against the MySQL client "
+            "headers, on Debian: apt-get install libmariadb-dev pkg-config gcc)."
+        )
 
 
 def same_database(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:

@@ -82,8 +82,13 @@ INSTALLED_APPS = [
     "ninja",  # the API's docs page from its bundled static files, never a CDN
     "axes",
     "applies",
-    "applies.engines.localscale",
 ]
+# The PlanetScale emulator is a demo and test fixture, never part of production: its app (its
+# tables, its `localscale` command) is installed only in demo mode, which the tests run in, or
+# when TERNADMIN_LOCALSCALE=1 asks for it (a staging set-up that wants an emulated PlanetScale).
+LOCALSCALE_INSTALLED = config.env_bool(ENV, "TERNADMIN_LOCALSCALE", default=DEMO_MODE)
+if LOCALSCALE_INSTALLED:
+    INSTALLED_APPS.append("applies.engines.localscale")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -4,8 +4,9 @@
 and ``ternadmin.asgi`` start through here. Settings are loaded first, then, for the servers,
 the attached SchemaBot schema is verified; an ``ImproperlyConfigured`` from either (or from a
 command) is written to stderr as ``ternadmin: <what is wrong, naming the variable>`` and the
-process exits with status 4, without a traceback. Under gunicorn, 4 is "the application failed
-to load": the master stops instead of starting worker after worker.
+process exits without a traceback: status 2 from ``manage.py``, 4 from a server (under
+gunicorn, 4 is "the application failed to load": the master stops instead of starting worker
+after worker).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from typing import Any, TypeVar
 from django.core.exceptions import ImproperlyConfigured
 
 SETTINGS_MODULE = "ternadmin.settings"
-EXIT_MISCONFIGURED = 4  # gunicorn's APP_LOAD_ERROR
+EXIT_BAD_SETTINGS = 2
+EXIT_SERVER_MISCONFIGURED = 4  # gunicorn's APP_LOAD_ERROR
 
 T = TypeVar("T")
 
 
 @contextmanager
-def one_line_on_bad_settings() -> Iterator[None]:
+def one_line_on_bad_settings(status: int) -> Iterator[None]:
     try:
         yield
     except ImproperlyConfigured as exc:
@@ -33,7 +35,7 @@ def one_line_on_bad_settings() -> Iterator[None]:
 
         sys.stderr.write(f"ternadmin: {redact(str(exc))}\n")
         sys.stderr.flush()
-        raise SystemExit(EXIT_MISCONFIGURED) from None
+        raise SystemExit(status) from None
 
 
 def _load_settings() -> None:
@@ -47,13 +49,13 @@ def run_command_line(argv: list[str]) -> None:
     """``manage.py``: settings first, then the command, a bad setting as one line."""
     from django.core.management import execute_from_command_line
 
-    with one_line_on_bad_settings():
+    with one_line_on_bad_settings(EXIT_BAD_SETTINGS):
         _load_settings()
         execute_from_command_line(argv)
 
 
 def _server(make: Callable[[], T]) -> T:
-    with one_line_on_bad_settings():
+    with one_line_on_bad_settings(EXIT_SERVER_MISCONFIGURED):
         _load_settings()
         application = make()
         from applies.schema import verify_attached_schema_or_raise

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from ternadmin import config
+from tests.helpers import clean_environ, run_python
 
 MYSQL_A = "mysql://root@127.0.0.1:3306/schemabot"
 MYSQL_B = "mysql://root@127.0.0.1:3306/ternadmin"
@@ -73,3 +75,33 @@ def test_env_values_are_checked() -> None:
         config.env_int({"X": "ten"}, "X", default=1)
     with pytest.raises(ImproperlyConfigured, match="must be at least 1"):
         config.env_int({"X": "0"}, "X", default=1, minimum=1)
+
+
+def test_a_mysql_url_without_the_driver_names_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "MySQLdb", None)  # as if mysqlclient were not installed
+
+    with pytest.raises(ImproperlyConfigured, match=r"pip install 'ternadmin\[mysql\]'"):
+        config.database_layout({"SCHEMABOT_DATABASE_URL": MYSQL_A}, tmp_path)
+
+
+def test_manage_py_stops_with_one_line_when_the_driver_is_missing(tmp_path: Path) -> None:
+    hide_driver_then_check = (
+        "import runpy, sys; sys.modules['MySQLdb'] = None; sys.argv = ['manage.py', 'check'];"
+        " runpy.run_path('manage.py', run_name='__main__')"
+    )
+    env = clean_environ(
+        SCHEMABOT_DATABASE_URL=MYSQL_A,
+        TERNADMIN_DATA_DIR=str(tmp_path),
+        TERNADMIN_SECRET_KEY="k" * 50,
+        TERNADMIN_ALLOWED_HOSTS="ternadmin.example.com",
+    )
+
+    result = run_python("-c", hide_driver_then_check, env=env)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("ternadmin: SCHEMABOT_DATABASE_URL is a mysql:// URL")
+    assert "pip install 'ternadmin[mysql]'" in result.stderr

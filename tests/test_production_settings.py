@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,17 +12,29 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import REPO_ROOT, clean_environ, free_port, run_manage, run_python
+from tests.helpers import (
+    REPO_ROOT,
+    clean_environ,
+    database_name,
+    free_port,
+    mysql_url,
+    run_manage,
+    run_python,
+    schema_snapshot,
+    scratch_database,
+)
 
 
 def production_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
     return clean_environ(
-        TERNADMIN_DATABASE_URL=f"sqlite:///{tmp_path}/default.sqlite3",
-        SCHEMABOT_DATABASE_URL=f"sqlite:///{tmp_path}/schemabot.sqlite3",
-        SCHEMABOT_MODE="standalone",
-        TERNADMIN_SECRET_KEY="production-test-" + "s" * 50,
-        TERNADMIN_ALLOWED_HOSTS="ternadmin.example.com",
-        **extra,
+        **{
+            "TERNADMIN_DATABASE_URL": f"sqlite:///{tmp_path}/default.sqlite3",
+            "SCHEMABOT_DATABASE_URL": f"sqlite:///{tmp_path}/schemabot.sqlite3",
+            "SCHEMABOT_MODE": "standalone",
+            "TERNADMIN_SECRET_KEY": "production-test-" + "s" * 50,
+            "TERNADMIN_ALLOWED_HOSTS": "ternadmin.example.com",
+            **extra,
+        }
     )
 
 
@@ -125,3 +138,46 @@ def wait_for_http(
         except httpx.TransportError:
             time.sleep(0.3)
     raise AssertionError(f"gunicorn did not answer {url} in {timeout}s")
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in rows}
+
+
+def test_production_migrate_creates_no_emulator_table(tmp_path: Path) -> None:
+    result = run_manage("migrate", "--no-input", env=production_environ(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    tables = _tables(tmp_path / "default.sqlite3")
+    assert "django_q_schedule" in tables and "applies_drive" in tables  # migrate did run
+    assert not {name for name in tables if name.startswith("localscale")}
+    unknown = run_manage("localscale", "stats", env=production_environ(tmp_path))
+    assert unknown.returncode != 0 and "Unknown command: 'localscale'" in unknown.stderr
+
+
+def test_a_staging_setup_may_ask_for_the_emulator(tmp_path: Path) -> None:
+    env = production_environ(tmp_path, TERNADMIN_LOCALSCALE="1")
+
+    result = run_manage("migrate", "--no-input", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "localscale_deploy_requests" in _tables(tmp_path / "default.sqlite3")
+
+
+@pytest.mark.mariadb
+def test_production_migrate_on_mariadb_creates_no_emulator_table(tmp_path: Path) -> None:
+    with scratch_database("prod_default") as default, scratch_database("prod_schemabot") as sb:
+        env = production_environ(
+            tmp_path,
+            TERNADMIN_DATABASE_URL=mysql_url(database_name(default)),
+            SCHEMABOT_DATABASE_URL=mysql_url(database_name(sb)),
+        )
+
+        result = run_manage("migrate", "--no-input", env=env)
+
+        assert result.returncode == 0, result.stderr
+        tables = set(schema_snapshot(default))
+        assert "django_q_schedule" in tables
+        assert not {name for name in tables if name.startswith("localscale")}

@@ -118,7 +118,7 @@ def assert_one_line(result_stderr: str, name: str) -> None:
 def test_manage_py_and_the_scheduler(tmp_path: Path, args: tuple[str, ...]) -> None:
     env = bad_environ(tmp_path, TERNADMIN_REDIS_URL="notaurl")
     result = run_manage(*args, env=env, timeout=60)
-    assert result.returncode == 4
+    assert result.returncode == 2
     assert_one_line(result.stderr, "TERNADMIN_REDIS_URL")
 
 
