@@ -57,7 +57,7 @@ def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def validation_message(details: list[dict[str, Any]]) -> str:
+def _validation_message(details: list[dict[str, Any]]) -> str:
     parts = [f"{'.'.join(d['loc'][1:] or d['loc'])}: {d['msg']}" for d in details[:5]]
     return "Invalid request: " + "; ".join(parts) if parts else "Invalid request."
 
@@ -76,7 +76,7 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(ValidationError)
     def on_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         details = _validation_details(exc.errors)
-        return error_response("invalid", validation_message(details), 400, details=details)
+        return error_response("invalid", _validation_message(details), 400, details=details)
 
     @api.exception_handler(AuthenticationError)
     def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:

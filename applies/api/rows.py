@@ -22,7 +22,7 @@ from applies.states import apply_state
 JsonValue = Any  # SchemaBot's JSON columns, secret-looking keys masked
 
 
-def _time(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -86,8 +86,8 @@ def apply_out(apply: Apply, classification: Classification | None = None) -> App
         pull_request=apply.pull_request,
         lease=LeaseOut(owner=apply.lease_owner, token_short=short_token(apply.lease_token)),
         heartbeat_age_seconds=getattr(apply, "heartbeat_age", None),
-        created_at=_time(apply.created_at),
-        updated_at=_time(apply.updated_at),
+        created_at=iso_time(apply.created_at),
+        updated_at=iso_time(apply.updated_at),
         classification=ClassificationOut(**classification.as_json()) if classification else None,
         url=reverse("apply-detail", args=[apply.pk]),
     )
@@ -137,7 +137,7 @@ def operation_out(operation: ApplyOperation, resume: selectors.ResumeState) -> O
         lease=OperationLeaseOut(
             owner=operation.lease_owner,
             token_short=short_token(operation.lease_token),
-            acquired_at=_time(operation.lease_acquired_at),
+            acquired_at=iso_time(operation.lease_acquired_at),
         ),
         heartbeat_age_seconds=getattr(operation, "heartbeat_age", None),
         engine_resume=EngineResumeOut(
@@ -148,8 +148,8 @@ def operation_out(operation: ApplyOperation, resume: selectors.ResumeState) -> O
             other=resume.other,
             problem=resume.problem or None,
         ),
-        started_at=_time(operation.started_at),
-        completed_at=_time(operation.completed_at),
+        started_at=iso_time(operation.started_at),
+        completed_at=iso_time(operation.completed_at),
     )
 
 
@@ -207,7 +207,7 @@ class LogOut(Schema):
 def log_out(log: ApplyLog) -> LogOut:
     return LogOut(
         id=log.pk,
-        created_at=_time(log.created_at),
+        created_at=iso_time(log.created_at),
         level=log.level,
         event_type=log.event_type,
         source=log.source,
@@ -235,9 +235,9 @@ def request_out(request: ApplyControlRequest) -> ControlRequestOut:
         status=request.status,
         requested_by=request.requested_by,
         error_message=redact(request.error_message) or None,
-        created_at=_time(request.created_at),
-        updated_at=_time(request.updated_at),
-        completed_at=_time(request.completed_at),
+        created_at=iso_time(request.created_at),
+        updated_at=iso_time(request.updated_at),
+        completed_at=iso_time(request.completed_at),
     )
 
 
@@ -268,6 +268,6 @@ def drive_out(drive: Drive) -> DriveOut:
         end_state=drive.end_state,
         outcome=drive.outcome,
         message=redact(drive.message),
-        started_at=_time(drive.started_at),
-        finished_at=_time(drive.finished_at),
+        started_at=iso_time(drive.started_at),
+        finished_at=iso_time(drive.finished_at),
     )

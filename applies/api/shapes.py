@@ -20,6 +20,7 @@ from applies.api.rows import (
     TaskOut,
     apply_out,
     drive_out,
+    iso_time,
     live_out,
     log_out,
     operation_out,
@@ -95,7 +96,7 @@ def _counts(counts: selectors.StateCounts) -> CountsOut:
 def _sweep(sweep: selectors.SweepHealth) -> SweepOut:
     last = sweep.last
     return SweepOut(
-        last_started_at=last.started_at.isoformat() if last else None,
+        last_started_at=iso_time(last.started_at) if last else None,
         last_age_seconds=getattr(last, "age", None),
         last_ok=last.ok if last else None,
         last_claimed=last.claimed if last else None,
@@ -162,7 +163,7 @@ def detail_out(detail: selectors.ApplyDetail) -> ApplyDetailOut:
     apply = detail.apply
     base = apply_out(apply, detail.classification).model_dump()
     base["lease"].update(
-        acquired_at=apply.lease_acquired_at.isoformat() if apply.lease_acquired_at else None,
+        acquired_at=iso_time(apply.lease_acquired_at),
         age_seconds=getattr(apply, "lease_age", None),
     )
     possible = {"reclaim": detail.reclaim, "stop": detail.stop, "start": detail.start}
@@ -177,8 +178,8 @@ def detail_out(detail: selectors.ApplyDetail) -> ApplyDetailOut:
         attempt=apply.attempt,
         error_message=redact(apply.error_message) or None,
         options=redact_json(apply.options),
-        started_at=apply.started_at.isoformat() if apply.started_at else None,
-        completed_at=apply.completed_at.isoformat() if apply.completed_at else None,
+        started_at=iso_time(apply.started_at),
+        completed_at=iso_time(apply.completed_at),
         operations=[
             operation_out(o, r) for o, r in zip(detail.operations, detail.resume, strict=True)
         ],
