@@ -73,8 +73,11 @@ def _credential_in_query(request: HttpRequest) -> bool:
         return True
     if "token" in names and request.path.startswith(TOKEN_PATHS):
         return True
+    # ternadmin's own API tokens under any name (a prefix alone is someone's search term).
     return any(
-        value.startswith(API_TOKEN_PREFIX) for values in request.GET.lists() for value in values[1]
+        value.startswith(API_TOKEN_PREFIX) and len(value) >= len(API_TOKEN_PREFIX) + 16
+        for _, values in request.GET.lists()
+        for value in values
     )
 
 
