@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Django's command-line utility for ternadmin."""
+"""Django's command-line utility for ternadmin (a bad setting is one line: ternadmin.startup)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ import sys
 
 
 def main() -> None:
-    from ternadmin.startup import load_settings_or_exit
+    from ternadmin.startup import run_command_line
 
-    load_settings_or_exit()
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
+    run_command_line(sys.argv)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,13 @@ from django.db.models import QuerySet
 
 from applies import states
 from applies.classify import Classification
+from applies.inputs import parse_id
 from applies.models import Apply
 from applies.selectors import listing, live
 from applies.vocabulary import Engine
 
-_REPO_PR = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<pr>\d+)$")
+_REPO_PR = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<pr>[0-9]{1,20})$", re.ASCII)
+MAX_PULL_REQUEST = 2**32 - 1  # SchemaBot's pull_request is INT UNSIGNED
 
 CLASSIFICATIONS = (
     (live.Filter.STALE, "Stale: claimable now"),
@@ -65,7 +67,9 @@ class ApplyFilter(django_filters.FilterSet):
     environment = django_filters.CharFilter(method="equal", label="Environment")
     database = django_filters.CharFilter(field_name="database_name", label="Database")
     repository = django_filters.CharFilter(label="Repository")
-    pull_request = django_filters.NumberFilter(label="PR")
+    pull_request = django_filters.NumberFilter(
+        label="PR", min_value=0, max_value=MAX_PULL_REQUEST, decimal_places=0
+    )
     deployment = django_filters.CharFilter(label="Deployment")
     classification = django_filters.ChoiceFilter(
         choices=CLASSIFICATIONS, method="by_classification", label="Classification"
@@ -98,11 +102,15 @@ class ApplyFilter(django_filters.FilterSet):
 
     def search(self, queryset: QuerySet[Apply], name: str, value: str) -> QuerySet[Apply]:
         value = value.strip()
-        if value.isdigit():
-            return queryset.filter(pk=int(value))
+        if value.isascii() and value.isdigit():
+            apply_id = parse_id(value)
+            return queryset.filter(pk=apply_id) if apply_id else queryset.none()
         match = _REPO_PR.match(value)
         if match:
-            return queryset.filter(repository=match["repo"], pull_request=int(match["pr"]))
+            number = int(match["pr"])
+            if number > MAX_PULL_REQUEST:
+                return queryset.none()
+            return queryset.filter(repository=match["repo"], pull_request=number)
         # A prefix of the identifier: a range on idx_apply_identifier.
         return queryset.filter(apply_identifier__istartswith=value)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from applies.inputs import MAX_REASON, MAX_SEEN, parse_id, text_problem, validate_text
 from applies.services.actions import ReclaimItem
 
 OTHER = "other"
@@ -23,7 +24,8 @@ class ReasonForm(forms.Form):
     reason_choice = forms.ChoiceField(choices=REASONS, label="Reason")
     reason_text = forms.CharField(
         required=False,
-        max_length=500,
+        max_length=MAX_REASON,
+        validators=[validate_text],
         label="Details",
         widget=forms.TextInput(attrs={"placeholder": "ticket, incident, what you saw"}),
     )
@@ -48,17 +50,28 @@ class ReasonForm(forms.Form):
 class ActionForm(ReasonForm):
     """An action on one apply, carrying the state and (short) lease token the operator saw."""
 
-    seen_state = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput)
-    seen_token = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
+    seen_state = forms.CharField(
+        max_length=MAX_SEEN, required=False, validators=[validate_text], widget=forms.HiddenInput
+    )
+    seen_token = forms.CharField(
+        max_length=MAX_SEEN, required=False, validators=[validate_text], widget=forms.HiddenInput
+    )
 
 
 def parse_item(value: str) -> ReclaimItem | None:
-    """``<id>:<state>:<short token>`` as the dashboard's check boxes send it."""
+    """``<id>:<state>:<short token>`` as the dashboard's check boxes send it; ``None`` for
+    anything else (an id out of range, an overlong or unstorable state or token)."""
     head, _, token = value.rpartition(":")
     pk, _, state = head.partition(":")
-    if not pk.isdigit() or not head:
+    apply_id = parse_id(pk) if head else None
+    if apply_id is None or not seen_value_ok(state) or not seen_value_ok(token):
         return None
-    return ReclaimItem(int(pk), state, token)
+    return ReclaimItem(apply_id, state, token)
+
+
+def seen_value_ok(value: str) -> bool:
+    """A state or short token as sent back: short, and plain text."""
+    return len(value) <= MAX_SEEN and text_problem(value) is None
 
 
 def item_value(apply_id: int, state: str, token: str) -> str:

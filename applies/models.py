@@ -11,6 +11,7 @@ child row may point at nothing, and nothing cascades.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 
 from django.conf import settings
@@ -431,7 +432,11 @@ class Drive(models.Model):
 
 class ApiToken(models.Model):
     """A bearer token for the JSON API. Only the SHA-256 of the token is stored: the token
-    itself is shown once, by ``manage.py create_api_token``, and cannot be read back."""
+    itself is shown once, by ``manage.py create_api_token``, and cannot be read back.
+
+    A token works until it is revoked (``manage.py api_tokens revoke``, or the admin) or its
+    optional expiry passes; the row stays, so who had which token, and until when, is kept.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -440,6 +445,19 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)  # the lookup on every API call
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"API token {self.name or self.pk} of {self.user}"
+
+    def status(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"

@@ -21,8 +21,9 @@ from applies.roles import OPERATE_PERMISSION
 def metrics(request: HttpRequest) -> HttpResponse:
     token = settings.TERNADMIN_METRICS_TOKEN
     if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        # Only "Authorization: Bearer <token>": a bare header value is refused like a wrong one.
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             return HttpResponse(
                 "metrics need a bearer token\n", status=401, content_type="text/plain"
             )

@@ -35,10 +35,26 @@ FIX_PERMISSIONS = (
     "change_applycontrolrequest",
 )
 
+# The admin role also sees and revokes the API's bearer tokens (migration 0006), and sees
+# failed logins and clears lockouts (django-axes' app ``axes``, migration 0007).
+ADMIN_PERMISSIONS = ("view_apitoken", "change_apitoken")
+LOCKOUT_PERMISSIONS = (
+    "view_accessattempt",
+    "delete_accessattempt",
+    "view_accesslog",
+    "view_accessfailurelog",
+)
+
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.VIEWER: VIEW_PERMISSIONS,
     Role.OPERATOR: VIEW_PERMISSIONS + OPERATE_PERMISSIONS,
-    Role.ADMIN: VIEW_PERMISSIONS + OPERATE_PERMISSIONS + FIX_PERMISSIONS,
+    Role.ADMIN: (
+        VIEW_PERMISSIONS
+        + OPERATE_PERMISSIONS
+        + FIX_PERMISSIONS
+        + ADMIN_PERMISSIONS
+        + LOCKOUT_PERMISSIONS
+    ),
 }
 
 VIEW_PERMISSION = "applies.view_apply"

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from applies import api, views
+from applies import views
+from applies.api import api
+from applies.inputs import parse_id
 from applies.services.actions import Action
 
 
@@ -18,25 +20,31 @@ class ActionConverter:
         return str(value)
 
 
+class IdConverter:
+    """An apply id: 1 to 19 ASCII digits within ``inputs.MAX_ID``; anything else is a 404."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        apply_id = parse_id(value)
+        if apply_id is None:
+            raise ValueError(value)  # Django answers "no such URL"
+        return apply_id
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
 register_converter(ActionConverter, "action")
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("applies/", views.apply_list, name="apply-list"),
     path("applies/bulk-reclaim", views.bulk_reclaim, name="bulk-reclaim"),
-    path("applies/<int:pk>/", views.apply_detail, name="apply-detail"),
-    path("applies/<int:pk>/engine", views.apply_engine, name="apply-engine"),
-    path("applies/<int:pk>/<action:action>", views.apply_action, name="apply-action"),
-    # JSON API (session or bearer token)
-    path("api/v1/dashboard", api.dashboard, name="api-dashboard"),
-    path("api/v1/applies", api.apply_list, name="api-apply-list"),
-    path("api/v1/applies/bulk-reclaim", api.bulk_reclaim, name="api-bulk-reclaim"),
-    path("api/v1/applies/<int:pk>", api.apply_detail, name="api-apply-detail"),
-    path(
-        "api/v1/applies/<int:pk>/classification",
-        api.apply_classification,
-        name="api-apply-classification",
-    ),
-    path("api/v1/applies/<int:pk>/engine", api.apply_engine, name="api-apply-engine"),
-    path("api/v1/applies/<int:pk>/<action:action>", api.apply_action, name="api-apply-action"),
+    path("applies/<id:pk>/", views.apply_detail, name="apply-detail"),
+    path("applies/<id:pk>/engine", views.apply_engine, name="apply-engine"),
+    path("applies/<id:pk>/<action:action>", views.apply_action, name="apply-action"),
+    # JSON API (session or bearer token): applies.api
+    path("api/v1/", api.urls),
 ]

@@ -226,6 +226,8 @@ def bulk_reclaim(request: HttpRequest) -> HttpResponse:
     if not selected:
         messages.error(request, "Select at least one stuck apply to reclaim.")
         return redirect("home")
+    if any(parse_item(value) is None for value in selected):  # tampered with: refuse it all
+        return _confirm_bulk(request, selected, BulkReclaimForm(), status=400)
     if request.POST.get("confirmed") != "1":
         return _confirm_bulk(request, selected, BulkReclaimForm())
     form = BulkReclaimForm(request.POST)
@@ -251,6 +253,7 @@ def _confirm_bulk(
     context = {
         "form": form,
         "selected": [(value, rows.get(item.apply_id) if item else None) for value, item in items],
+        "unreadable": [value for value, item in items if item is None],
         **_frame(request),
     }
     return render(request, "applies/confirm_bulk.html", context, status=status)

@@ -7,10 +7,13 @@ in force) can be tested without reloading Django's settings.
 from __future__ import annotations
 
 import importlib.util
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -43,7 +46,14 @@ def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no).")
 
 
-def env_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(
+    environ: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    minimum: int = 0,
+    maximum: int | None = None,
+) -> int:
     raw = environ.get(name)
     if raw is None or not raw.strip():
         return default
@@ -53,7 +63,82 @@ def env_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int
         raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
     if value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={value} must be at most {maximum}.")
     return value
+
+
+def env_float(
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float = 0.0,
+    maximum: float | None = None,
+) -> float:
+    """A finite number greater than ``minimum`` and at most ``maximum``."""
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a finite number.")
+    if not value > minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be greater than {minimum:g}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at most {maximum:g}.")
+    return value
+
+
+def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
+    return env_int(environ, name, default, minimum=1, maximum=65_535)
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_log_level(environ: Mapping[str, str], name: str, default: str) -> str:
+    level = env_str(environ, name, default).upper() or default
+    if level not in LOG_LEVELS:
+        raise ImproperlyConfigured(f"{name}={level!r} must be one of: {', '.join(LOG_LEVELS)}.")
+    return level
+
+
+def env_redis_url(environ: Mapping[str, str], name: str) -> str:
+    """A Redis URL (``redis://``, ``rediss://`` or ``unix://``), or '' when unset."""
+    url = env_str(environ, name)
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        port, parts = -1, urlsplit("")
+    network = parts.scheme in {"redis", "rediss"} and bool(parts.hostname)
+    socket = parts.scheme == "unix" and bool(parts.path)
+    if port == -1 or not (network or socket):
+        raise ImproperlyConfigured(
+            f"{name} is not a Redis URL (redis://host:6379/0, rediss://… or unix:///path)."
+        )
+    return url
+
+
+def usable_directory(path: Path, name: str) -> Path:
+    """``path``, created if missing; refused unless ternadmin can write files there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"{name}={str(path)!r} cannot be created: {exc.strerror}."
+        ) from None
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise ImproperlyConfigured(
+            f"{name}={str(path)!r} is not a directory ternadmin can write to."
+        )
+    return path
 
 
 def env_choice(
@@ -96,6 +181,8 @@ def database_layout(environ: Mapping[str, str], data_dir: Path) -> DatabaseLayou
             "TERNADMIN_DATABASE_URL is set but SCHEMABOT_DATABASE_URL is not; set both "
             "(SchemaBot's storage database is a database of its own)."
         )
+    if not (default_url and schemabot_url):  # the embedded file is in use
+        usable_directory(data_dir, "TERNADMIN_DATA_DIR")
     embedded_url = f"sqlite:///{data_dir / 'ternadmin.sqlite3'}"
     default = _database(default_url or embedded_url, "TERNADMIN_DATABASE_URL")
     schemabot = _database(schemabot_url or embedded_url, "SCHEMABOT_DATABASE_URL")
@@ -142,7 +229,7 @@ def _database(url: str, name: str) -> dict[str, Any]:
         }
         config["CONN_MAX_AGE"] = 60
     elif engine == "django.db.backends.sqlite3":
-        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        usable_directory(Path(config["NAME"]).parent, name)
         config["OPTIONS"] = {
             # WAL lets the web server, the scheduler and the demo seeder share the file;
             # IMMEDIATE takes the write lock up front instead of failing on lock upgrade.

@@ -8,6 +8,7 @@ mode off unless ``TERNADMIN_DEMO=1`` asks for it. Bad values fail at start with 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -16,9 +17,11 @@ from applies.engines import config as engine_config
 from ternadmin import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Upper bounds of the time settings: beyond them a value is a typo, not a choice.
+HOUR, DAY, YEAR = 3600, 86_400, 365 * 86_400
 ENV = os.environ
 
-DATA_DIR = Path(config.env_str(ENV, "TERNADMIN_DATA_DIR") or BASE_DIR / "var")
+DATA_DIR = Path(config.env_str(ENV, "TERNADMIN_DATA_DIR") or BASE_DIR / "var")  # checked if used
 _layout = config.database_layout(ENV, DATA_DIR)
 
 # Demo mode is the zero-set-up default only; pointing at a real database means production.
@@ -48,11 +51,12 @@ SECURE_SSL_REDIRECT = config.env_bool(ENV, "TERNADMIN_SSL_REDIRECT", default=_se
 SESSION_COOKIE_SECURE = config.env_bool(ENV, "TERNADMIN_SECURE_COOKIES", default=_secure)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = config.env_int(
-    ENV, "TERNADMIN_HSTS_SECONDS", default=31_536_000 if _secure else 0
+    ENV, "TERNADMIN_HSTS_SECONDS", default=31_536_000 if _secure else 0, maximum=2 * YEAR
 )
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = config.env_bool(ENV, "TERNADMIN_HSTS_PRELOAD", default=False)
-if config.env_bool(ENV, "TERNADMIN_BEHIND_PROXY", default=False):
+TERNADMIN_BEHIND_PROXY = config.env_bool(ENV, "TERNADMIN_BEHIND_PROXY", default=False)
+if TERNADMIN_BEHIND_PROXY:
     # Only behind a proxy that sets (and strips client-sent) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -75,6 +79,8 @@ INSTALLED_APPS = [
     "django_q",
     "django_tables2",
     "django_filters",
+    "ninja",  # the API's docs page from its bundled static files, never a CDN
+    "axes",
     "applies",
 ]
 # The PlanetScale emulator is a demo and test fixture, never part of production: its app (its
@@ -87,6 +93,8 @@ if LOCALSCALE_INSTALLED:
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "applies.middleware.refuse_credentials_in_query",
+    "applies.middleware.private_no_store",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "applies.middleware.content_security_policy",
+    "applies.api.errors.json_errors",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "ternadmin.urls"
@@ -125,11 +135,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- SchemaBot semantics (domain.md §3.1) -----------------------------------------------------
 # Staleness is always judged in SQL against the database clock; these are only the windows.
 TERNADMIN_STALE_AFTER_SECONDS = config.env_int(
-    ENV, "TERNADMIN_STALE_AFTER_SECONDS", default=60, minimum=1
+    ENV, "TERNADMIN_STALE_AFTER_SECONDS", default=60, minimum=1, maximum=DAY
 )
-TERNADMIN_RETRY_BUDGET = config.env_int(ENV, "TERNADMIN_RETRY_BUDGET", default=10, minimum=1)
+TERNADMIN_RETRY_BUDGET = config.env_int(
+    ENV, "TERNADMIN_RETRY_BUDGET", default=10, minimum=1, maximum=1000
+)
 TERNADMIN_RETRY_FRESHNESS_SECONDS = config.env_int(
-    ENV, "TERNADMIN_RETRY_FRESHNESS_SECONDS", default=86_400, minimum=1
+    ENV, "TERNADMIN_RETRY_FRESHNESS_SECONDS", default=DAY, minimum=1, maximum=30 * DAY
 )
 
 # --- Sweep and drives -------------------------------------------------------------------------
@@ -139,29 +151,36 @@ TERNADMIN_DRIVE_MODE = config.env_choice(
     ENV, "TERNADMIN_DRIVE_MODE", ("process", "inline", "manual"), default="process"
 )
 TERNADMIN_HEARTBEAT_SECONDS = config.env_int(
-    ENV, "TERNADMIN_HEARTBEAT_SECONDS", default=10, minimum=1
+    ENV, "TERNADMIN_HEARTBEAT_SECONDS", default=10, minimum=1, maximum=HOUR
 )
 # How often a drive polls the engine, and how long it waits for one engine state at most.
-TERNADMIN_ENGINE_POLL_SECONDS = engine_config.env_float(ENV, "TERNADMIN_ENGINE_POLL_SECONDS", 2.0)
-TERNADMIN_ENGINE_WAIT_SECONDS = engine_config.env_float(
-    ENV, "TERNADMIN_ENGINE_WAIT_SECONDS", 1800.0
+TERNADMIN_ENGINE_POLL_SECONDS = config.env_float(
+    ENV, "TERNADMIN_ENGINE_POLL_SECONDS", 2.0, maximum=HOUR
+)
+TERNADMIN_ENGINE_WAIT_SECONDS = config.env_float(
+    ENV, "TERNADMIN_ENGINE_WAIT_SECONDS", 1800.0, maximum=7 * DAY
 )
 TERNADMIN_SWEEP_INTERVAL_SECONDS = config.env_int(
-    ENV, "TERNADMIN_SWEEP_INTERVAL_SECONDS", default=60, minimum=60
+    ENV, "TERNADMIN_SWEEP_INTERVAL_SECONDS", default=60, minimum=60, maximum=DAY
 )
-TERNADMIN_SWEEP_LIMIT = config.env_int(ENV, "TERNADMIN_SWEEP_LIMIT", default=50, minimum=1)
+TERNADMIN_SWEEP_LIMIT = config.env_int(
+    ENV, "TERNADMIN_SWEEP_LIMIT", default=50, minimum=1, maximum=10_000
+)
 TERNADMIN_SWEEP_TIME_BUDGET_SECONDS = config.env_int(
-    ENV, "TERNADMIN_SWEEP_TIME_BUDGET_SECONDS", default=30, minimum=1
+    ENV, "TERNADMIN_SWEEP_TIME_BUDGET_SECONDS", default=30, minimum=1, maximum=HOUR
 )
 # SchemaBot's operator_claim_operations: claim operation rows first, then their parent apply.
 TERNADMIN_CLAIM_OPERATIONS = config.env_bool(ENV, "TERNADMIN_CLAIM_OPERATIONS", default=False)
 TERNADMIN_SWEEP_HISTORY_DAYS = config.env_int(
-    ENV, "TERNADMIN_SWEEP_HISTORY_DAYS", default=14, minimum=1
+    ENV, "TERNADMIN_SWEEP_HISTORY_DAYS", default=14, minimum=1, maximum=3650
 )
-TERNADMIN_BRAKE_MIN_STALE = config.env_int(ENV, "TERNADMIN_BRAKE_MIN_STALE", default=20, minimum=1)
-TERNADMIN_BRAKE_STALE_SHARE = engine_config.env_float(ENV, "TERNADMIN_BRAKE_STALE_SHARE", 0.5)
+TERNADMIN_BRAKE_MIN_STALE = config.env_int(
+    ENV, "TERNADMIN_BRAKE_MIN_STALE", default=20, minimum=1, maximum=1_000_000
+)
+# A share of the active applies: above 1 the brake could never trip.
+TERNADMIN_BRAKE_STALE_SHARE = config.env_float(ENV, "TERNADMIN_BRAKE_STALE_SHARE", 0.5, maximum=1.0)
 TERNADMIN_BRAKE_COOLDOWN_SECONDS = config.env_int(
-    ENV, "TERNADMIN_BRAKE_COOLDOWN_SECONDS", default=900
+    ENV, "TERNADMIN_BRAKE_COOLDOWN_SECONDS", default=900, maximum=7 * DAY
 )
 # /metrics needs no login; set a token to require "Authorization: Bearer <token>".
 TERNADMIN_METRICS_TOKEN = config.env_str(ENV, "TERNADMIN_METRICS_TOKEN")
@@ -171,8 +190,8 @@ TERNADMIN_METRICS_TOKEN = config.env_str(ENV, "TERNADMIN_METRICS_TOKEN")
 # driver, spirit reattaches on its own. An unknown name fails here, not at the first apply.
 TERNADMIN_ENGINES = engine_config.env_engines(ENV, "TERNADMIN_ENGINES", ["planetscale"])
 # The demo talks to the LocalScale emulator (`manage.py localscale serve`) on this port.
-LOCALSCALE_PORT = config.env_int(ENV, "LOCALSCALE_PORT", default=8766, minimum=1)
-LOCALSCALE_TIME_SCALE = engine_config.env_float(ENV, "LOCALSCALE_TIME_SCALE", 1.0)
+LOCALSCALE_PORT = config.env_port(ENV, "LOCALSCALE_PORT", default=8766)
+LOCALSCALE_TIME_SCALE = config.env_float(ENV, "LOCALSCALE_TIME_SCALE", 1.0, maximum=1_000_000)
 PLANETSCALE_API_URL = engine_config.env_http_url(
     ENV, "PLANETSCALE_API_URL", f"http://127.0.0.1:{LOCALSCALE_PORT}" if DEMO_MODE else ""
 )
@@ -188,30 +207,35 @@ PLANETSCALE_SERVICE_TOKEN_ID = config.env_str(ENV, "PLANETSCALE_SERVICE_TOKEN_ID
 PLANETSCALE_SERVICE_TOKEN = config.env_str(ENV, "PLANETSCALE_SERVICE_TOKEN") or (
     "localscale-demo-token" if DEMO_MODE else ""
 )
+# The console links a deploy request only to https pages of this host; any other URL found
+# in resume metadata or an engine answer is shown as text.
+PLANETSCALE_APP_HOST = engine_config.env_host(ENV, "PLANETSCALE_APP_HOST", "app.planetscale.com")
 PLANETSCALE_TIMEOUT_SECONDS = config.env_int(
-    ENV, "PLANETSCALE_TIMEOUT_SECONDS", default=10, minimum=1
+    ENV, "PLANETSCALE_TIMEOUT_SECONDS", default=10, minimum=1, maximum=300
 )
-PLANETSCALE_MAX_RETRIES = config.env_int(ENV, "PLANETSCALE_MAX_RETRIES", default=4, minimum=0)
-PLANETSCALE_BACKOFF_SECONDS = engine_config.env_float(ENV, "PLANETSCALE_BACKOFF_SECONDS", 0.5)
+PLANETSCALE_MAX_RETRIES = config.env_int(
+    ENV, "PLANETSCALE_MAX_RETRIES", default=4, minimum=0, maximum=20
+)
+PLANETSCALE_BACKOFF_SECONDS = config.env_float(ENV, "PLANETSCALE_BACKOFF_SECONDS", 0.5, maximum=60)
 # --- End of engines ----------------------------------------------------------------------------
 
 # --- Console ---------------------------------------------------------------------------------
 # An apply whose heartbeat is fresh but whose tasks have not changed for this long is shown as
 # "not progressing" (states that idle by design, such as waiting_for_cutover, excepted).
 TERNADMIN_NOT_PROGRESSING_SECONDS = config.env_int(
-    ENV, "TERNADMIN_NOT_PROGRESSING_SECONDS", default=900, minimum=1
+    ENV, "TERNADMIN_NOT_PROGRESSING_SECONDS", default=900, minimum=1, maximum=7 * DAY
 )
 # How often the dashboard and an apply's page refresh themselves; 0 turns refreshing off.
 TERNADMIN_CONSOLE_REFRESH_SECONDS = config.env_int(
-    ENV, "TERNADMIN_CONSOLE_REFRESH_SECONDS", default=10, minimum=0
+    ENV, "TERNADMIN_CONSOLE_REFRESH_SECONDS", default=10, minimum=0, maximum=HOUR
 )
 # The dashboard calls the sweep overdue when its last pass started longer ago than this.
 TERNADMIN_SWEEP_OVERDUE_SECONDS = config.env_int(
-    ENV, "TERNADMIN_SWEEP_OVERDUE_SECONDS", default=300, minimum=1
+    ENV, "TERNADMIN_SWEEP_OVERDUE_SECONDS", default=300, minimum=1, maximum=7 * DAY
 )
 # How long an apply's page waits for the engine's live answer before saying it is unreachable.
 TERNADMIN_ENGINE_PROBE_SECONDS = config.env_int(
-    ENV, "TERNADMIN_ENGINE_PROBE_SECONDS", default=3, minimum=1
+    ENV, "TERNADMIN_ENGINE_PROBE_SECONDS", default=3, minimum=1, maximum=60
 )
 # --- End of console ----------------------------------------------------------------------------
 
@@ -222,10 +246,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes, applies.logins): failures count per user name and, apart,
+# per client address; reaching the limit locks logins out for the cool-off. Bearer tokens
+# never authenticate through here.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = config.env_int(
+    ENV, "TERNADMIN_LOGIN_FAILURE_LIMIT", default=5, minimum=1, maximum=100
+)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=config.env_int(
+        ENV, "TERNADMIN_LOGIN_LOCKOUT_MINUTES", default=15, minimum=1, maximum=24 * 60
+    )
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "applies.logins.locked_out"
+AXES_CLIENT_IP_CALLABLE = "applies.logins.client_ip"
+AXES_ENABLE_ADMIN = False  # applies.admin.lockouts registers its pages
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_COOKIE_AGE = config.env_int(ENV, "TERNADMIN_SESSION_SECONDS", default=12 * 3600)
+SESSION_COOKIE_AGE = config.env_int(
+    ENV, "TERNADMIN_SESSION_SECONDS", default=12 * HOUR, minimum=60, maximum=30 * DAY
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -251,13 +297,13 @@ WHITENOISE_AUTOREFRESH = DEMO_MODE
 # The ORM broker on ``default`` by default; TERNADMIN_REDIS_URL switches to Redis for several
 # nodes. Tasks are short (a sweep pass, starting a detached drive), so timeout < retry holds
 # with room; drives never run under this timeout (applies.drives).
-_redis_url = config.env_str(ENV, "TERNADMIN_REDIS_URL")
+_redis_url = config.env_redis_url(ENV, "TERNADMIN_REDIS_URL")
 Q_CLUSTER: dict[str, object] = {
     "name": config.env_str(ENV, "TERNADMIN_Q_NAME", "ternadmin"),
     **({"redis": _redis_url} if _redis_url else {"orm": "default"}),
-    "workers": config.env_int(ENV, "TERNADMIN_Q_WORKERS", default=2, minimum=1),
-    "timeout": config.env_int(ENV, "TERNADMIN_Q_TIMEOUT", default=300, minimum=1),
-    "retry": config.env_int(ENV, "TERNADMIN_Q_RETRY", default=360, minimum=2),
+    "workers": config.env_int(ENV, "TERNADMIN_Q_WORKERS", default=2, minimum=1, maximum=64),
+    "timeout": config.env_int(ENV, "TERNADMIN_Q_TIMEOUT", default=300, minimum=1, maximum=DAY),
+    "retry": config.env_int(ENV, "TERNADMIN_Q_RETRY", default=360, minimum=2, maximum=DAY),
     "catch_up": False,
     "save_limit": 250,
     "label": "Scheduler",
@@ -266,11 +312,42 @@ Q_CLUSTER: dict[str, object] = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": config.env_str(ENV, "TERNADMIN_LOG_LEVEL", "INFO")},
-    # One line per HTTP request to the engine is noise at INFO; failures are logged by the client.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "filters": {
+        "redact": {"()": "ternadmin.logfilters.RedactSecrets"},
+        "one_line_4xx": {"()": "ternadmin.logfilters.ClientErrorsOnOneLine"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact", "one_line_4xx"],
+        },
+        # runserver's request lines (Django's own handler, plus masking query-string secrets)
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
+    },
+    "root": {
+        "handlers": ["console"],
+        "level": config.env_log_level(ENV, "TERNADMIN_LOG_LEVEL", "INFO"),
+    },
+    "loggers": {
+        # One line per HTTP request to the engine is noise at INFO; the client logs failures.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its version banner, at every start of every command
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 SILENCED_SYSTEM_CHECKS = [

@@ -1,27 +1,77 @@
-"""Starting ternadmin: a bad setting stops it with one line naming the setting, no traceback.
+"""Starting ternadmin: a bad setting stops every entry point with one line naming it.
 
-``ternadmin.settings`` validates the environment as it loads and raises ``ImproperlyConfigured``
-with a message that names the variable. The entry points (``manage.py``, ``wsgi.py``,
-``asgi.py``) load the settings through ``load_settings_or_exit`` first, so that message is what
-the operator sees.
+``manage.py`` (so the scheduler, ``manage.py qcluster``, too), ``ternadmin.wsgi`` (gunicorn)
+and ``ternadmin.asgi`` start through here. Settings are loaded first, then, for the servers,
+the attached SchemaBot schema is verified; an ``ImproperlyConfigured`` from either (or from a
+command) is written to stderr as ``ternadmin: <what is wrong, naming the variable>`` and the
+process exits without a traceback: status 2 from ``manage.py``, 4 from a server (under
+gunicorn, 4 is "the application failed to load": the master stops instead of starting worker
+after worker).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
+SETTINGS_MODULE = "ternadmin.settings"
 EXIT_BAD_SETTINGS = 2
+EXIT_SERVER_MISCONFIGURED = 4  # gunicorn's APP_LOAD_ERROR
+
+T = TypeVar("T")
 
 
-def load_settings_or_exit() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ternadmin.settings")
+@contextmanager
+def one_line_on_bad_settings(status: int) -> Iterator[None]:
+    try:
+        yield
+    except ImproperlyConfigured as exc:
+        from applies.redact import redact  # a message may quote a URL with its password
+
+        sys.stderr.write(f"ternadmin: {redact(str(exc))}\n")
+        sys.stderr.flush()
+        raise SystemExit(status) from None
+
+
+def _load_settings() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
     from django.conf import settings
 
-    try:
-        settings.INSTALLED_APPS  # noqa: B018  (reading a setting loads and validates them all)
-    except ImproperlyConfigured as exc:
-        sys.stderr.write(f"ternadmin: {exc}\n")
-        sys.exit(EXIT_BAD_SETTINGS)
+    settings.INSTALLED_APPS  # noqa: B018  (imports and checks every setting now)
+
+
+def run_command_line(argv: list[str]) -> None:
+    """``manage.py``: settings first, then the command, a bad setting as one line."""
+    from django.core.management import execute_from_command_line
+
+    with one_line_on_bad_settings(EXIT_BAD_SETTINGS):
+        _load_settings()
+        execute_from_command_line(argv)
+
+
+def _server(make: Callable[[], T]) -> T:
+    with one_line_on_bad_settings(EXIT_SERVER_MISCONFIGURED):
+        _load_settings()
+        application = make()
+        from applies.schema import verify_attached_schema_or_raise
+
+        verify_attached_schema_or_raise()
+    return application
+
+
+def wsgi_application() -> Any:
+    """The WSGI application, once settings and the attached schema are known to be good."""
+    from django.core.wsgi import get_wsgi_application
+
+    return _server(get_wsgi_application)
+
+
+def asgi_application() -> Any:
+    from django.core.asgi import get_asgi_application
+
+    return _server(get_asgi_application)

@@ -1,18 +1,11 @@
-"""WSGI entry point (``gunicorn ternadmin.wsgi``).
+"""WSGI entry point (``gunicorn -c python:ternadmin.gunicorn_conf ternadmin.wsgi``).
 
-In attach mode the SchemaBot schema is verified before the first request: a missing table or
-column stops the server at start instead of failing later under an operator.
+A bad setting, or in attach mode a missing SchemaBot table or column, stops the server at
+start with one line naming it (``ternadmin.startup``), instead of failing under an operator.
 """
 
 from __future__ import annotations
 
-from django.core.wsgi import get_wsgi_application
+from ternadmin.startup import wsgi_application
 
-from ternadmin.startup import load_settings_or_exit
-
-load_settings_or_exit()
-application = get_wsgi_application()
-
-from applies.schema import verify_attached_schema_or_raise  # noqa: E402  (needs Django set up)
-
-verify_attached_schema_or_raise()
+application = wsgi_application()

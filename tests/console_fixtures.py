@@ -22,7 +22,8 @@ def role_group(role: Role) -> Group:
     if created:
         group.permissions.set(
             Permission.objects.filter(
-                content_type__app_label="applies", codename__in=ROLE_PERMISSIONS[role]
+                content_type__app_label__in=("applies", "axes"),
+                codename__in=ROLE_PERMISSIONS[role],
             )
         )
     return group

@@ -26,6 +26,7 @@ from applies.admin.base import (
 from applies.admin.fixing import FixingAdmin
 from applies.classify import Verdict, classify, live
 from applies.dbclock import AgeSeconds, SecondsAgo
+from applies.inputs import parse_id
 from applies.models import Apply, ApplyLog, ApplyOperation, Task
 from applies.redact import short_token
 from applies.vocabulary import LogSource
@@ -355,9 +356,8 @@ class ApplyAdmin(FixingAdmin):
 
 def audit_history(object_id: str) -> list[ApplyLog]:
     """ternadmin's own rows in the apply's log, newest first (``idx_apply_created``)."""
-    try:
-        apply_id = int(object_id)
-    except ValueError:
+    apply_id = parse_id(object_id)
+    if apply_id is None:
         return []
     rows = ApplyLog.objects.filter(apply_id=apply_id, source=LogSource.TERNADMIN)
     return list(rows.order_by("-created_at", "-id")[:AUDIT_HISTORY])

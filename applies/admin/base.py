@@ -13,17 +13,20 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.forms import Form
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from applies import states
+from applies.admin.lookups import DeclaredLookupsOnly
 from applies.classify import duration
+from applies.inputs import MAX_PAGE, parse_id
 from applies.paginators import PeekPaginator
 from applies.redact import redact, redact_json
 
@@ -40,8 +43,9 @@ class NoCountChangeList(ChangeList):
             self.result_list = paginator.window[: paginator.per_page]
 
 
-class SchemaBotAdmin(admin.ModelAdmin):
-    """Read-only admin of one SchemaBot table, fast on big tables."""
+class SchemaBotAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+    """Read-only admin of one SchemaBot table, fast on big tables, filtered only by its own
+    filters (``applies.admin.lookups``)."""
 
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
@@ -62,7 +66,26 @@ class SchemaBotAdmin(admin.ModelAdmin):
         allow_empty_first_page: bool = True,
     ) -> PeekPaginator:
         page = PeekPaginator.page_number(request.GET.get(PAGE_VAR, 1))
+        if page > MAX_PAGE:  # an offset past 64 bits overflows; long before, it is a crawl
+            raise BadRequest(f"Pages stop at {MAX_PAGE:,}: filter or search instead.")
         return PeekPaginator(queryset, per_page, page=page)
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        # Every SchemaBot table's key is an id; anything else finds nothing (Django then
+        # says so), instead of overflowing the database's integers.
+        if from_field is None and parse_id(object_id) is None:
+            return None
+        return super().get_object(request, object_id, from_field)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        selected = request.POST.getlist(ACTION_CHECKBOX_NAME) if request.method == "POST" else []
+        if any(parse_id(value) is None for value in selected):
+            raise BadRequest("The selection holds something that is not an id.")
+        return super().changelist_view(request, extra_context)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return NoCountChangeList

@@ -6,6 +6,7 @@ start with a message naming the variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -13,6 +14,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from applies.vocabulary import Engine
 from ternadmin import config
+from ternadmin.config import env_float
+
+__all__ = ["env_engines", "env_float", "env_host", "env_http_url"]
 
 KNOWN_ENGINES: tuple[str, ...] = tuple(engine.value for engine in Engine)
 
@@ -28,21 +32,6 @@ def env_engines(environ: Mapping[str, str], name: str, default: list[str]) -> li
     return engines
 
 
-def env_float(
-    environ: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0
-) -> float:
-    raw = environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
-    if not value > minimum:  # also refuses nan
-        raise ImproperlyConfigured(f"{name}={raw!r} must be greater than {minimum:g}.")
-    return value
-
-
 def env_http_url(environ: Mapping[str, str], name: str, default: str) -> str:
     """An http(s) base URL without a trailing slash, or '' when unset and no default."""
     url = config.env_str(environ, name) or default
@@ -52,3 +41,16 @@ def env_http_url(environ: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ImproperlyConfigured(f"{name}={url!r} is not an http:// or https:// URL.")
     return url.rstrip("/")
+
+
+_HOST = re.compile(
+    r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def env_host(environ: Mapping[str, str], name: str, default: str) -> str:
+    """A bare DNS host name (no scheme, port or path), lower-cased."""
+    host = (config.env_str(environ, name) or default).lower()
+    if not _HOST.fullmatch(host):
+        raise ImproperlyConfigured(f"{name}={host!r} is not a host name (e.g. {default}).")
+    return host

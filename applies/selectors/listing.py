@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 
 from applies.classify import Classification, annotate_for_classification, classify_all
 from applies.dbclock import AgeSeconds
+from applies.inputs import parse_id
 from applies.models import Apply
 from applies.selectors.live import DISPLAY_FIELDS
 from applies.states import ApplyState, apply_state
@@ -44,9 +45,12 @@ class Cursor:
     @classmethod
     def decode(cls, raw: str | None) -> Cursor | None:
         """The cursor in ``raw``; ``None`` for anything malformed (the list starts over)."""
+        epoch, _, pk = (raw or "").partition(".")
+        apply_id = parse_id(pk)
+        if apply_id is None or not epoch.isascii() or not epoch.isdigit():
+            return None
         try:
-            epoch, _, pk = (raw or "").partition(".")
-            return cls(datetime.fromtimestamp(int(epoch), tz=UTC), int(pk))
+            return cls(datetime.fromtimestamp(int(epoch), tz=UTC), apply_id)
         except (ValueError, OverflowError, OSError):
             return None
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import template
+from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -61,3 +63,33 @@ def redacted(text: str | None) -> str:
 def redacted_json(value: Any) -> str:
     """JSON as SchemaBot stored it, secret-looking keys masked."""
     return json.dumps(redact.redact_json(value), sort_keys=True)
+
+
+def planetscale_url(url: str) -> bool:
+    """Whether ``url`` is an https page of the configured PlanetScale app (and nothing else:
+    no ``javascript:``, no other host, no credentials, no look-alike host)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "https"
+        and (parts.hostname or "") == settings.PLANETSCALE_APP_HOST
+        and port is None
+        and parts.username is None
+    )
+
+
+@register.simple_tag
+def engine_link(url: str | None, text: str = "open") -> SafeString:
+    """A link to ``url`` when it is PlanetScale's app; any other value shown as text."""
+    if not url:
+        return SafeString("")
+    if planetscale_url(url):
+        return format_html(
+            '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>', url, text
+        )
+    return format_html(
+        '<span class="muted" title="not a PlanetScale link">{}</span>', redact.redact(url)
+    )

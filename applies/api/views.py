@@ -1,0 +1,164 @@
+"""The API's endpoints: the console's reads and actions, thin over selectors and services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from applies import selectors
+from applies.api.auth import OPERATOR, VIEWER
+from applies.api.errors import ApiError
+from applies.api.rows import ClassificationOut, apply_out
+from applies.api.schemas import MAX_LIMIT, ActionIn, ApplyId, BulkIn, ListQuery
+from applies.api.shapes import (
+    ActionResultOut,
+    ApplyDetailOut,
+    BulkResultsOut,
+    DashboardOut,
+    EngineOut,
+    ErrorOut,
+    PageOut,
+    dashboard_out,
+    detail_out,
+)
+from applies.classify import classify
+from applies.filters import ApplyFilter
+from applies.services import actions
+from applies.services.actions import Action
+
+router = Router()
+
+ERRORS = {code: ErrorOut for code in (400, 401, 403)}
+ACTION_ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 409)}
+SERVICES = {
+    Action.RECLAIM: actions.reclaim,
+    Action.STOP: actions.request_stop,
+    Action.START: actions.request_start,
+}
+
+
+def _not_found(pk: int) -> ApiError:
+    return ApiError("not_found", f"There is no apply with id {pk}.", 404)
+
+
+@router.get("/dashboard", auth=VIEWER, response={200: DashboardOut, **ERRORS})
+def dashboard(request: HttpRequest) -> DashboardOut:
+    """Stuck, wedged, idle and needs-a-human applies, counts by state, the sweep's health."""
+    return dashboard_out(selectors.dashboard())
+
+
+@router.get("/applies", auth=VIEWER, response={200: PageOut, **ERRORS})
+def apply_list(request: HttpRequest, query: Query[ListQuery]) -> PageOut:
+    """Filters as on the list page; ``next`` / ``previous`` are the neighbouring pages."""
+    filterset = ApplyFilter(request.GET, queryset=selectors.base_queryset())
+    if not filterset.is_valid():
+        problems = "; ".join(
+            f"{name}: {' '.join(str(e) for e in errors)}"
+            for name, errors in filterset.errors.items()
+        )
+        raise ApiError("invalid", f"Invalid filter: {problems}", 400)
+    order = selectors.Order.OLDEST if query.sort == "created_at" else selectors.Order.NEWEST
+    page = selectors.apply_page(
+        filterset.qs,
+        order=order,
+        after=selectors.Cursor.decode(query.after),
+        before=selectors.Cursor.decode(query.before),
+        size=min(MAX_LIMIT, max(1, query.limit)),
+        prefix=filterset.prefix(),
+    )
+    return PageOut(
+        results=[apply_out(row, page.classifications.get(row.pk)) for row in page.rows],
+        next=_page_link(request, "after", page.older),
+        previous=_page_link(request, "before", page.newer),
+    )
+
+
+def _page_link(request: HttpRequest, key: str, cursor: selectors.Cursor | None) -> str | None:
+    if cursor is None:
+        return None
+    query = request.GET.copy()
+    query.pop("after", None)
+    query.pop("before", None)
+    query[key] = cursor.encode()
+    return f"{request.path}?{query.urlencode()}"
+
+
+@router.get(
+    "/applies/{id:pk}", auth=VIEWER, response={200: ApplyDetailOut, 404: ErrorOut, **ERRORS}
+)
+def apply_detail(request: HttpRequest, pk: ApplyId) -> ApplyDetailOut:
+    """Everything about one apply: lease, operations, tasks, timeline, what actions allow."""
+    detail = selectors.apply_detail(pk)
+    if detail is None:
+        raise _not_found(pk)
+    return detail_out(detail)
+
+
+@router.get(
+    "/applies/{id:pk}/classification",
+    auth=VIEWER,
+    response={200: ClassificationOut, 404: ErrorOut, **ERRORS},
+)
+def apply_classification(request: HttpRequest, pk: ApplyId) -> ClassificationOut:
+    """Claimable now, healthy, needs a human, wedged or terminal, and why."""
+    apply = selectors.get_apply(pk)
+    if apply is None:
+        raise _not_found(pk)
+    return ClassificationOut(**classify(apply).as_json())
+
+
+@router.get(
+    "/applies/{id:pk}/engine", auth=VIEWER, response={200: EngineOut, 404: ErrorOut, **ERRORS}
+)
+def apply_engine(request: HttpRequest, pk: ApplyId) -> EngineOut:
+    """What the engine says now about each operation's persisted state."""
+    detail = selectors.apply_detail(pk)
+    if detail is None:
+        raise _not_found(pk)
+    answers = [selectors.live_state(detail.apply, resume) for resume in detail.resume]
+    return EngineOut.model_validate(
+        {"apply_id": pk, "operations": [answer.as_json() for answer in answers]}
+    )
+
+
+@router.post("/applies/bulk-reclaim", auth=OPERATOR, response={200: BulkResultsOut, **ERRORS})
+def bulk_reclaim(request: HttpRequest, body: BulkIn) -> BulkResultsOut:
+    """Reclaim each apply on its own; each is reported in ``results``."""
+    results = actions.bulk_reclaim(
+        body.reclaim_items(), actor=request.user.get_username(), reason=body.reason
+    )
+    return BulkResultsOut.model_validate({"results": [result.as_json() for result in results]})
+
+
+def _action_view(action: Action) -> Callable[[HttpRequest, int, ActionIn], ActionResultOut]:
+    """One endpoint per action (``reclaim``, ``stop``, ``start``), each in the OpenAPI
+    document with its own name."""
+    service = SERVICES[action]
+
+    def act(request: HttpRequest, pk: ApplyId, body: ActionIn) -> ActionResultOut:
+        result = service(
+            pk,
+            actor=request.user.get_username(),
+            seen_state=body.seen_state,
+            seen_token=body.seen_token,
+            reason=body.reason,
+        )
+        return ActionResultOut.model_validate(result.as_json())
+
+    act.__name__ = f"apply_{action.value}"
+    act.__doc__ = (
+        f"{action.value.capitalize()} the apply, if it is still as the operator saw it "
+        "(409 ``changed`` otherwise); written to its timeline with the reason."
+    )
+    return act
+
+
+for _action in Action:
+    router.post(
+        f"/applies/{{id:pk}}/{_action.value}",
+        auth=OPERATOR,
+        response={200: ActionResultOut, **ACTION_ERRORS},
+        url_name=f"api-apply-{_action.value}",
+    )(_action_view(_action))
