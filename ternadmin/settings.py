@@ -117,14 +117,25 @@ SCHEMABOT_DATABASE = "schemabot"
 SCHEMABOT_MODE = _layout.schemabot_mode
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- SchemaBot semantics (domain.md §3.1) -----------------------------------------------------
+# --- SchemaBot semantics (upstream pkg/storage/mysqlstore, pkg/api/operator.go) ----------------
 # Staleness is always judged in SQL against the database clock; these are only the windows.
-TERNADMIN_STALE_AFTER_SECONDS = config.env_int(
-    ENV, "TERNADMIN_STALE_AFTER_SECONDS", default=60, minimum=1
+# The SchemaBot ternadmin runs beside (applies.lines): which states it writes, which claim paths
+# run, which columns its tables have.
+TERNADMIN_SCHEMABOT_LINE = config.env_choice(
+    ENV, "TERNADMIN_SCHEMABOT_LINE", config.SCHEMABOT_LINES, default="current"
 )
-TERNADMIN_RETRY_BUDGET = config.env_int(ENV, "TERNADMIN_RETRY_BUDGET", default=10, minimum=1)
+TERNADMIN_STALE_AFTER_SECONDS = config.env_int(
+    ENV, "TERNADMIN_STALE_AFTER_SECONDS", default=config.SCHEMABOT_STALE_AFTER_SECONDS, minimum=1
+)
+config.refuse_short_staleness(TERNADMIN_STALE_AFTER_SECONDS, demo=DEMO_MODE)
+TERNADMIN_RETRY_BUDGET = config.env_int(
+    ENV, "TERNADMIN_RETRY_BUDGET", default=config.SCHEMABOT_RETRY_BUDGET, minimum=1
+)
 TERNADMIN_RETRY_FRESHNESS_SECONDS = config.env_int(
-    ENV, "TERNADMIN_RETRY_FRESHNESS_SECONDS", default=86_400, minimum=1
+    ENV,
+    "TERNADMIN_RETRY_FRESHNESS_SECONDS",
+    default=config.SCHEMABOT_RETRY_FRESHNESS_SECONDS,
+    minimum=1,
 )
 
 # --- Sweep and drives -------------------------------------------------------------------------
@@ -143,6 +154,11 @@ TERNADMIN_ENGINE_WAIT_SECONDS = engine_config.env_float(
 )
 TERNADMIN_SWEEP_INTERVAL_SECONDS = config.env_int(
     ENV, "TERNADMIN_SWEEP_INTERVAL_SECONDS", default=60, minimum=60
+)
+# An apply that stays claimable this many sweep intervals means SchemaBot's own operator is
+# not claiming: the dashboard and /metrics raise an alarm.
+TERNADMIN_UNCLAIMED_ALARM_INTERVALS = config.env_int(
+    ENV, "TERNADMIN_UNCLAIMED_ALARM_INTERVALS", default=3, minimum=1
 )
 TERNADMIN_SWEEP_LIMIT = config.env_int(ENV, "TERNADMIN_SWEEP_LIMIT", default=50, minimum=1)
 TERNADMIN_SWEEP_TIME_BUDGET_SECONDS = config.env_int(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
+from applies.lines import Line
 from applies.models import Apply, ApplyControlRequest, ApplyLog, Drive
 from applies.redact import short_token
 from applies.services import actions
@@ -88,10 +89,11 @@ def test_reclaim_of_a_queued_apply_starts_it() -> None:
     assert (log.old_state, log.new_state) == (A.PENDING, A.RUNNING)
 
 
-def test_reclaim_of_a_stopped_apply_with_a_start_request() -> None:
+def test_reclaim_of_a_stopped_apply_with_a_start_request(line: Line) -> None:
     apply = make_apply(A.STOPPED, start_request=RequestStatus.PENDING)
     assert actions.reclaim(apply.pk, actor=WHO, reason=WHY, **seen(apply)).ok
-    assert reload(apply).state == A.RUNNING
+    # b2349ea restarts a stopped apply as running, current upstream as resuming (#424).
+    assert reload(apply).state == line.stopped_apply_claim_state
 
 
 def refused(apply_id: int, **kwargs: Any) -> ActionRefused:
