@@ -115,7 +115,8 @@ def test_a_stale_spirit_apply_is_left_to_schemabots_operator_in_words() -> None:
     )
     assert c.reason in {
         f"Stale for 1m{s}s in running → SchemaBot's own operator claims it (ternadmin does not "
-        "drive spirit)." for s in (30, 31)
+        "drive spirit)."
+        for s in (30, 31)
     }
     assert "claim clause takes it" not in c.reason and not c.unclaimed_alarm
 
