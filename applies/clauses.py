@@ -122,11 +122,12 @@ def rematch_guard(row: str, stale: str, *, equal_admits: bool) -> str:
 
 
 def defer_cutover_sql(vendor: str, options: str) -> str:
-    """``options.defer_cutover`` is exactly JSON ``true`` (not a string, not null)."""
+    """``options.defer_cutover`` is exactly JSON ``true`` (not a string, not null); false, not
+    NULL, when the key is absent, so that ``NOT`` of it holds."""
     if vendor == "sqlite":
-        return f"(json_type({options}, '$.defer_cutover') = 'true')"
+        return f"COALESCE(json_type({options}, '$.defer_cutover') = 'true', 0)"
     path = f"JSON_EXTRACT({options}, '$.defer_cutover')"
-    return f"(JSON_TYPE({path}) = 'BOOLEAN' AND JSON_UNQUOTE({path}) = 'true')"
+    return f"COALESCE(JSON_TYPE({path}) = 'BOOLEAN' AND JSON_UNQUOTE({path}) = 'true', 0)"
 
 
 def namespace_sql(vendor: str, key: str) -> str:
