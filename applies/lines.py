@@ -108,14 +108,16 @@ class Line:
             return state
         if state in self.fallbacks:
             return self.fallbacks[state]
-        raise ValueError(f"SchemaBot {self.name} has no state {state!r}; refusing to write it")
+        raise ValueError(f"SchemaBot {self.name} has no state {str(state)!r}; refusing to write it")
 
     def task_spelling(self, state: str) -> str:
         if state in self.task_states:
             return state
         if state in self.fallbacks:
             return self.fallbacks[state]
-        raise ValueError(f"SchemaBot {self.name} has no task state {state!r}; refusing to write it")
+        raise ValueError(
+            f"SchemaBot {self.name} has no task state {str(state)!r}; refusing to write it"
+        )
 
 
 # States HEAD added after b2349ea (domain notes on pkg/state): #400, #424, #487, #588, #629.

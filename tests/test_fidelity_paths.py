@@ -242,8 +242,8 @@ def test_expiry_writes_as_the_line_does(line: Line) -> None:
     apply = make_apply(A.FAILED_RETRYABLE, attempt=10, tasks=0)
     op = operation_of(apply)
     OPS.filter(pk=op.pk).update(state=A.FAILED_RETRYABLE, completed_at=SecondsAgo(3600))
-    pending = TaskFactory(apply=apply, apply_operation=op, state=TaskState.PENDING)
-    running = TaskFactory(apply=apply, apply_operation=op, state=TaskState.FAILED_RETRYABLE)
+    pending = TaskFactory.create(apply=apply, apply_operation=op, state=TaskState.PENDING)
+    running = TaskFactory.create(apply=apply, apply_operation=op, state=TaskState.FAILED_RETRYABLE)
     APPLIES.filter(pk=apply.pk).update(completed_at=SecondsAgo(7200), updated_at=SecondsAgo(60))
     before, operation_before = reload(apply), OPS.get(pk=op.pk)
 
