@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 
 from applies.lines import Line
-from applies.models import Apply, ApplyControlRequest, ApplyLog, Drive
+from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive
 from applies.redact import short_token
 from applies.services import actions
 from applies.services.actions import ActionRefused, ReclaimItem, Refusal
@@ -290,3 +290,15 @@ def test_two_operators_reclaiming_at_once_one_wins() -> None:
     assert sorted(outcomes) == ["changed", "won"] or sorted(outcomes) == ["not_claimable", "won"]
     assert ApplyLog.objects.using("schemabot").filter(apply_id=apply.pk).count() == 1
     assert Drive.objects.filter(apply_id=apply.pk).count() == 1
+
+
+def test_reclaim_of_a_multi_operation_apply_is_left_to_schemabot() -> None:
+    apply = make_apply(A.RUNNING)
+    ApplyOperation.objects.using("schemabot").create(
+        apply=apply, deployment="west", state=A.RUNNING
+    )
+    before = snapshot(apply)
+    caught = refused(apply.pk, **seen(apply))
+    assert caught.code is Refusal.NO_DRIVER
+    assert "SchemaBot's own operator claims it" in str(caught)
+    assert snapshot(apply) == before

@@ -32,7 +32,7 @@ from applies.classify import Verdict, classify, duration
 from applies.dbclock import DbNow
 from applies.drives import launch_drive
 from applies.lines import current_line
-from applies.models import Apply, ApplyControlRequest
+from applies.models import Apply, ApplyControlRequest, ApplyOperation
 from applies.redact import short_token
 from applies.services.audit import audit
 from applies.states import ApplyState
@@ -181,6 +181,13 @@ def reclaim(
     if seen.engine not in settings.TERNADMIN_ENGINES:
         raise ActionRefused(
             f"ternadmin has no driver for engine {seen.engine or '(none)'}", code=Refusal.NO_DRIVER
+        )
+    operations = ApplyOperation.objects.using(_db()).filter(apply_id=apply_id)
+    if len(operations.values_list("pk", flat=True)[:2]) > 1:
+        raise ActionRefused(
+            "ternadmin has no driver for a multi-operation apply: SchemaBot's own operator "
+            "claims it",
+            code=Refusal.NO_DRIVER,
         )
     with _locked(seen):
         check_seen(_read(apply_id, lock=True), seen_state, seen_token)
