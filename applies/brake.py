@@ -45,8 +45,9 @@ def current() -> Brake:
 
 def census(classified: list[Classification]) -> tuple[int, int]:
     """(stale, active) among the applies ternadmin would reclaim: engines it drives, in a
-    state a driver should be working on right now. Applies of other engines never start a
-    drive here, so they cannot start a storm either."""
+    state a driver should be working on right now. Applies ternadmin leaves to SchemaBot's
+    operator (other engines, multi-operation rollouts) never start a drive here, so they
+    cannot start a storm either."""
     line = current_line()
     driven = [
         c for c in classified if c.engine in settings.TERNADMIN_ENGINES and line.claimable(c.state)
@@ -54,7 +55,9 @@ def census(classified: list[Classification]) -> tuple[int, int]:
     stale = sum(
         1
         for c in driven
-        if c.classification is Verdict.CLAIMABLE_NOW and c.clause is Clause.STALE_ACTIVE
+        if c.classification is Verdict.CLAIMABLE_NOW
+        and c.clause is Clause.STALE_ACTIVE
+        and c.claimed_by == "ternadmin"
     )
     return stale, len(driven)
 
