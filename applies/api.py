@@ -160,6 +160,7 @@ def _operation_json(operation: ApplyOperation, resume: selectors.ResumeState) ->
         "state": operation.state,
         "cutover_policy": operation.cutover_policy,
         "on_failure": operation.on_failure,
+        "claim_clause": getattr(operation, "claim_clause", None),
         "error_message": redact(operation.error_message) or None,
         "lease": {
             "owner": operation.lease_owner,

@@ -382,6 +382,19 @@ def cutover_clause_case(
     return case_sql(cutover_clause_sql(vendor, windows or Windows.from_settings(), line))
 
 
+def operation_claim_case(
+    vendor: str, windows: Windows | None = None, line: Line | None = None
+) -> str:
+    """Which operation claim takes a row, in the order the operator tries them: the cutover
+    claim first, then the copy claim (pkg/api/operator.go)."""
+    windows = windows or Windows.from_settings()
+    clauses = {
+        **cutover_clause_sql(vendor, windows, line),
+        **operation_clause_sql(vendor, windows, line),
+    }
+    return case_sql(clauses)
+
+
 def stop_reconciliation_case(
     vendor: str, windows: Windows | None = None, line: Line | None = None
 ) -> str:

@@ -13,7 +13,7 @@ from django.test import Client
 from applies import selectors
 from applies.roles import Role
 from applies.states import ApplyState
-from tests.claim_fixtures import make_apply
+from tests.claim_fixtures import make_apply, rollout
 from tests.console_fixtures import client_for
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
@@ -84,3 +84,26 @@ def test_metrics_raise_the_alarm(alarm_after_one_interval: None) -> None:
     assert "ternadmin_schemabot_not_claiming 1.0" in body
     assert 'ternadmin_schemabot_unclaimed_applies{claimed_by="schemabot"} 1.0' in body
     assert 'ternadmin_schemabot_unclaimed_applies{claimed_by="ternadmin"} 1.0' in body
+
+
+def test_the_apply_page_says_which_operation_claim_takes_each_row(settings: Any) -> None:
+    settings.TERNADMIN_SCHEMABOT_LINE = "current"
+    apply, (done, parked, pending) = rollout(
+        A.COMPLETED, A.WAITING_FOR_CUTOVER, A.PENDING, policy="barrier"
+    )
+    client = client_for(Role.VIEWER)
+
+    detail = selectors.apply_detail(apply.pk)
+    body = client.get(f"/api/v1/applies/{apply.pk}").json()
+
+    assert detail is not None
+    clauses = {op.pk: op.claim_clause for op in detail.operations}
+    # SchemaBot's operator cuts the parked row over next; the pending one may start copying.
+    assert clauses == {done.pk: None, parked.pk: "cutover_start", pending.pk: "deployment_order"}
+    assert [op["claim_clause"] for op in body["operations"]] == [
+        None,
+        "cutover_start",
+        "deployment_order",
+    ]
+    page = client.get(f"/applies/{apply.pk}/").content.decode()
+    assert "<code>cutover_start</code>" in page
