@@ -264,3 +264,23 @@ def test_expiry_writes_as_the_line_does(line: Line) -> None:
         assert operation.state == A.FAILED_RETRYABLE
         assert row.completed_at is not None and row.completed_at >= row.updated_at
     assert all(t.completed_at is not None for t in tasks.values())
+
+
+# --- one active apply per target, under SchemaBot's GET_LOCK -----------------------------------
+
+
+def test_a_stopped_start_checks_every_deployment_of_its_operations(line: Line) -> None:
+    apply, _ = rollout(A.STOPPED, parent_state=A.STOPPED, deployments=("west",))
+    request(apply, "start")
+    make_apply(A.RUNNING, database_name=apply.database_name, deployment="west", age=FRESH)
+
+    claim = claims.claim_apply(apply.pk, OWNER)
+
+    if line.operation_targets:  # #396: the operation's deployment is taken
+        assert claim is None
+        assert reload(apply).state == A.STOPPED
+        status, message = requests(apply)["start"]
+        assert status == "failed" and message is not None
+        assert message.startswith("start refused: another active apply exists for")
+    else:  # b2349ea checks the parent's deployment only ("default" here)
+        assert claim is not None and reload(apply).state == A.RUNNING

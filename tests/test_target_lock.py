@@ -8,6 +8,7 @@ import MySQLdb
 import pytest
 
 from applies import claims, target_lock
+from applies.lines import Line
 from applies.states import ApplyState
 from tests.claim_fixtures import make_apply, reload
 from tests.helpers import mariadb_server
@@ -38,7 +39,7 @@ def test_the_named_lock_is_held_while_a_stopped_apply_restarts() -> None:
 
 @pytest.mark.mariadb
 def test_a_peer_holding_the_target_lock_blocks_a_stopped_start(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, line: Line
 ) -> None:
     monkeypatch.setattr(target_lock, "LOCK_WAIT_SECONDS", 1)
     apply = make_apply(ApplyState.STOPPED, start_request="pending")
@@ -53,6 +54,7 @@ def test_a_peer_holding_the_target_lock_blocks_a_stopped_start(
     finally:
         peer.close()  # releases the lock
     assert claims.claim_apply_by_id(apply.pk, "ternadmin/1") is not None
+    assert reload(apply).state == line.stopped_apply_claim_state  # running, or resuming (#424)
 
 
 @pytest.mark.mariadb
