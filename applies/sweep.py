@@ -171,17 +171,14 @@ def _note_unclaimable(report: SweepReport, classified: list[Classification]) -> 
     for c in classified:
         if c.classification is Verdict.WEDGED:
             report.wedged.append({"apply_id": c.apply_id, "state": c.state, "reason": c.reason})
-        elif (
-            c.classification is Verdict.CLAIMABLE_NOW and c.engine not in settings.TERNADMIN_ENGINES
-        ):
+        elif c.classification is Verdict.CLAIMABLE_NOW and c.claimed_by != "ternadmin":
             report.skipped.append(
                 {
                     "apply_id": c.apply_id,
                     "apply_identifier": c.apply_identifier,
                     "state": c.state,
                     "engine": c.engine,
-                    "reason": f"ternadmin has no driver for engine {c.engine}; SchemaBot's "
-                    "own operator recovers it",
+                    "reason": c.reason,  # says that SchemaBot's own operator claims it, and why
                 }
             )
 
@@ -190,7 +187,7 @@ def _would_claim(classified: list[Classification], limit: int) -> list[ClaimedUn
     claimable = [
         c
         for c in classified
-        if c.classification is Verdict.CLAIMABLE_NOW and c.engine in settings.TERNADMIN_ENGINES
+        if c.classification is Verdict.CLAIMABLE_NOW and c.claimed_by == "ternadmin"
     ]
     return [_unit(c) for c in claimable[:limit]]
 
