@@ -32,7 +32,7 @@ def test_the_dashboard_raises_and_drops_the_not_claiming_alarm(
     user_in(Role.OPERATOR, "vik")
     # Claimable for 70 s (stale after 60 s): longer than one sweep interval, nobody took it.
     left = make_apply(ApplyState.RUNNING, age=130, engine="spirit", database_type="mysql")
-    ours = make_apply(ApplyState.VALIDATING_BRANCH, age=90)
+    ours = make_apply(ApplyState.VALIDATING_BRANCH, age=65)
 
     def schemabot_claims_it() -> None:
         Apply.objects.using("schemabot").filter(pk=left.pk).update(
