@@ -16,10 +16,11 @@ class AppliesConfig(AppConfig):
     verbose_name = "SchemaBot applies"
 
     def ready(self) -> None:
-        from applies.checks import check_sweep
+        from applies.checks import check_schemabot_windows, check_sweep
 
         checks.register(check_schemabot_schema, checks.Tags.database)
         checks.register(check_sweep)
+        checks.register(check_schemabot_windows)
         post_migrate.connect(create_standalone_tables_after_migrate, sender=self)
         post_migrate.connect(ensure_sweep_schedule_after_migrate, sender=self)
 

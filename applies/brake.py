@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from applies.classify import Classification, Verdict
 from applies.clauses import Clause
+from applies.lines import current_line
 from applies.models import Brake
-from applies.states import apply_state
 
 BRAKE_ID = 1
 
@@ -45,17 +45,19 @@ def current() -> Brake:
 
 def census(classified: list[Classification]) -> tuple[int, int]:
     """(stale, active) among the applies ternadmin would reclaim: engines it drives, in a
-    state a driver should be working on right now. Applies of other engines never start a
-    drive here, so they cannot start a storm either."""
+    state a driver should be working on right now. Applies ternadmin leaves to SchemaBot's
+    operator (other engines, multi-operation rollouts) never start a drive here, so they
+    cannot start a storm either."""
+    line = current_line()
     driven = [
-        c
-        for c in classified
-        if c.engine in settings.TERNADMIN_ENGINES and apply_state(c.state).claimable_when_stale
+        c for c in classified if c.engine in settings.TERNADMIN_ENGINES and line.claimable(c.state)
     ]
     stale = sum(
         1
         for c in driven
-        if c.classification is Verdict.CLAIMABLE_NOW and c.clause is Clause.STALE_ACTIVE
+        if c.classification is Verdict.CLAIMABLE_NOW
+        and c.clause is Clause.STALE_ACTIVE
+        and c.claimed_by == "ternadmin"
     )
     return stale, len(driven)
 

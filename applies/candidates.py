@@ -20,14 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from applies.clauses import (
-    CLAIMABLE_SQL,
-    Windows,
-    pending_start_exists,
-    quoted,
-)
+from applies.clauses import Windows, pending_start_exists, quoted
 from applies.dbclock import seconds_ago_sql
-from applies.states import CLAIMABLE_APPLY_STATES, ApplyState
+from applies.lines import Line, current_line
+from applies.states import ApplyState
+from applies.vocabulary import ControlOperation
 
 PAGE_SIZE = 16
 
@@ -63,15 +60,21 @@ def _union(branches: list[str], params: list[Any], limit: int) -> CandidateQuery
     return CandidateQuery(sql, params)
 
 
+# Requests that claim a row: start (stopped, deferred deploy) and, on the current line, cancel.
+_CLAIMING_REQUESTS = quoted((ControlOperation.START, ControlOperation.CANCEL))
+
+
 def apply_candidates(
     vendor: str,
     windows: Windows,
     *,
+    line: Line | None = None,
     engines: Sequence[str] | None = None,
     after: Candidate | None = None,
     limit: int = PAGE_SIZE,
 ) -> CandidateQuery:
-    """Oldest applies that some apply clause (C1–C6) may claim, one index range per clause."""
+    """Oldest applies that some apply clause may claim, one index range per clause."""
+    line = line or current_line()
     after_sql, after_params = _after("applies", after)
     tail = f"{_engine_filter('applies', engines)}{after_sql}"
     order = f" ORDER BY applies.created_at, applies.id LIMIT {int(limit)}"
@@ -79,7 +82,7 @@ def apply_candidates(
     stale = f"applies.updated_at < {seconds_ago_sql(vendor, windows.stale_after)}"
     branches = [
         f"{select}applies.state = '{state}' AND {stale}{tail}{order}"
-        for state in CLAIMABLE_APPLY_STATES
+        for state in line.claimable_states
     ]
     A = ApplyState
     branches.append(
@@ -94,25 +97,66 @@ def apply_candidates(
         f" AND applies.updated_at >= {seconds_ago_sql(vendor, windows.retry_freshness)}"
         f"{tail}{order}"
     )
-    # Start requests are few; the applies they point at are found by primary key.
+    # Start and cancel requests are few; the applies they point at are found by primary key.
     branches.append(
         "SELECT applies.id, applies.created_at FROM apply_control_requests cr"
         " JOIN applies ON applies.id = cr.apply_id"
-        " WHERE cr.status = 'pending' AND cr.operation = 'start'"
+        f" WHERE cr.status = 'pending' AND cr.operation IN ({_CLAIMING_REQUESTS})"
         f" AND applies.state IN ('{A.STOPPED}', '{A.WAITING_FOR_DEPLOY}'){tail}{order}"
     )
     params = after_params * len(branches)
     return _union(branches, params, limit)
 
 
-def operation_candidates(
+def stop_reconciliation_candidates(
+    *, line: Line | None = None, after: Candidate | None = None, limit: int = PAGE_SIZE
+) -> CandidateQuery:
+    """Applies with a pending stop request (few), oldest first; the clause decides."""
+    line = line or current_line()
+    after_sql, after_params = _after("applies", after)
+    states = quoted((ApplyState.PENDING, ApplyState.PAUSED, *line.claimable_states))
+    sql = (
+        "SELECT applies.id, applies.created_at FROM apply_control_requests cr"
+        " JOIN applies ON applies.id = cr.apply_id"
+        f" WHERE cr.status = 'pending' AND cr.operation = '{ControlOperation.STOP}'"
+        f" AND applies.state IN ({states}){after_sql}"
+        f" ORDER BY applies.created_at, applies.id LIMIT {int(limit)}"
+    )
+    return CandidateQuery(sql, after_params)
+
+
+def cutover_candidates(
     vendor: str,
     windows: Windows,
     *,
     after: Candidate | None = None,
     limit: int = PAGE_SIZE,
 ) -> CandidateQuery:
-    """Oldest operation rows that some operation clause (O1–O5) may claim."""
+    """Operation rows parked at the barrier (any age) or stale mid-cutover, oldest first."""
+    table = "apply_operations"
+    after_sql, after_params = _after(table, after)
+    order = f" ORDER BY {table}.created_at, {table}.id LIMIT {int(limit)}"
+    select = f"SELECT {table}.id, {table}.created_at FROM {table} WHERE "
+    stale = f"{table}.updated_at < {seconds_ago_sql(vendor, windows.stale_after)}"
+    A = ApplyState
+    branches = [f"{select}{table}.state = '{A.WAITING_FOR_CUTOVER}'{after_sql}{order}"]
+    branches += [
+        f"{select}{table}.state = '{state}' AND {stale}{after_sql}{order}"
+        for state in (A.CUTTING_OVER, A.REVERT_WINDOW)
+    ]
+    return _union(branches, after_params * len(branches), limit)
+
+
+def operation_candidates(
+    vendor: str,
+    windows: Windows,
+    *,
+    line: Line | None = None,
+    after: Candidate | None = None,
+    limit: int = PAGE_SIZE,
+) -> CandidateQuery:
+    """Oldest operation rows that some operation clause may claim."""
+    line = line or current_line()
     table = "apply_operations"
     after_sql, after_params = _after(table, after)
     order = f" ORDER BY {table}.created_at, {table}.id LIMIT {int(limit)}"
@@ -121,18 +165,18 @@ def operation_candidates(
     A = ApplyState
     branches = [
         f"{select}{table}.state = '{state}' AND {stale}{after_sql}{order}"
-        for state in CLAIMABLE_APPLY_STATES
+        for state in line.claimable_states
     ]
     for state in (A.PENDING, A.FAILED_RETRYABLE):
         branches.append(f"{select}{table}.state = '{state}'{after_sql}{order}")
-    # Stopped rows and deferred deploys are reached through their parent's start request;
-    # a claimable row under a waiting_for_deploy parent may be fresh, so no staleness here.
+    # Stopped rows and deferred deploys are reached through their parent's start (or cancel)
+    # request; a claimable row under a waiting_for_deploy parent may be fresh: no staleness.
+    wanted = quoted((A.STOPPED, A.WAITING_FOR_DEPLOY, *line.claimable_states))
     branches.append(
         f"SELECT {table}.id, {table}.created_at FROM apply_control_requests cr"
         f" JOIN {table} ON {table}.apply_id = cr.apply_id"
-        " WHERE cr.status = 'pending' AND cr.operation = 'start'"
-        f" AND {table}.state IN ('{A.STOPPED}', '{A.WAITING_FOR_DEPLOY}', {CLAIMABLE_SQL})"
-        f"{after_sql}{order}"
+        f" WHERE cr.status = 'pending' AND cr.operation IN ({_CLAIMING_REQUESTS})"
+        f" AND {table}.state IN ({wanted}){after_sql}{order}"
     )
     params = after_params * len(branches)
     return _union(branches, params, limit)

@@ -7,6 +7,44 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from ternadmin import config
+
+# Each window SchemaBot hard-codes, the setting that mirrors it, and what a difference does.
+_SCHEMABOT_WINDOWS = (
+    (
+        "TERNADMIN_STALE_AFTER_SECONDS",
+        config.SCHEMABOT_STALE_AFTER_SECONDS,
+        "ternadmin and SchemaBot's operator would disagree about which drivers are dead",
+    ),
+    (
+        "TERNADMIN_RETRY_BUDGET",
+        config.SCHEMABOT_RETRY_BUDGET,
+        "ternadmin and SchemaBot would disagree about when a retry is used up "
+        "(one retries what the other expires)",
+    ),
+    (
+        "TERNADMIN_RETRY_FRESHNESS_SECONDS",
+        config.SCHEMABOT_RETRY_FRESHNESS_SECONDS,
+        "ternadmin and SchemaBot would disagree about when a retry is too old to run",
+    ),
+)
+
+
+def check_schemabot_windows(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A window other than SchemaBot's makes ternadmin claim or expire what SchemaBot would not."""
+    warnings: list[checks.CheckMessage] = []
+    for name, upstream, consequence in _SCHEMABOT_WINDOWS:
+        value = getattr(settings, name)
+        if value != upstream:
+            warnings.append(
+                checks.Warning(
+                    f"{name}={value} differs from SchemaBot's {upstream}: {consequence}.",
+                    hint=f"Unset {name} unless the SchemaBot you run beside was changed to match.",
+                    id="ternadmin.W013",
+                )
+            )
+    return warnings
+
 
 def check_sweep(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     from applies.schedules import sweep_schedule_problem

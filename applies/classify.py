@@ -4,7 +4,11 @@ The clause that matches is computed by the database with the very CASE expressio
 paths lock rows with (``applies.clauses``), so the console can never disagree with a claim.
 Everything else is words around it:
 
-- ``claimable_now``: a claim path takes it on the next pass (which, and why).
+- ``claimable_now``: a claim path takes it on the next pass (which, and why); for an apply
+  ternadmin does not drive (another engine, or several operations), the reason says that
+  SchemaBot's own operator claims it. One that stays claimable for more than
+  ``TERNADMIN_UNCLAIMED_ALARM_INTERVALS`` sweep intervals raises ``unclaimed_alarm``: SchemaBot's
+  operator is not claiming.
 - ``healthy``: a live driver holds it (fresh heartbeat), or it is still being created; says when
   it would become claimable if the heartbeat stopped now.
 - ``needs_human``: never auto-claimed by design (``paused``, retries exhausted or expired).
@@ -22,15 +26,32 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import QuerySet, Subquery
+from django.db.models import BooleanField, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from applies import states
-from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, Windows, apply_clause_case
+from applies.clauses import (
+    CLAUSE_DESCRIPTIONS,
+    Clause,
+    Windows,
+    apply_clause_case,
+    several_operations_sql,
+)
 from applies.dbclock import AgeSeconds
+from applies.lines import Line, current_line
 from applies.models import Apply, ApplyControlRequest
 from applies.states import ApplyState, Story
 from applies.vocabulary import ControlOperation, RequestStatus
+
+# Clauses a control request opens: claimable since the request, not since the heartbeat.
+_REQUEST_CLAUSES = frozenset(
+    {
+        Clause.PENDING_START,
+        Clause.STOPPED_START,
+        Clause.STOPPED_CANCEL,
+        Clause.DEFERRED_DEPLOY_START,
+    }
+)
 
 
 class Verdict(StrEnum):
@@ -52,6 +73,10 @@ class Classification:
     reason: str
     heartbeat_age_seconds: int
     claimable_in_seconds: int | None  # healthy and claimable-when-stale: time left on the window
+    # Who claims it: "ternadmin" (and SchemaBot's operator) or "schemabot" only; "" if no one.
+    claimed_by: str = ""
+    # Claimable for longer than the alarm allows: SchemaBot's operator is not claiming.
+    unclaimed_alarm: bool = False
 
     @property
     def stuck(self) -> bool:
@@ -81,9 +106,35 @@ def duration(seconds: int | None) -> str:
 def annotate_for_classification(queryset: QuerySet[Apply]) -> QuerySet[Apply]:
     """Add what ``classify`` needs, computed by the database in the same query."""
     vendor = connections[settings.SCHEMABOT_DATABASE].vendor
+    pending_requests = ApplyControlRequest.objects.filter(
+        apply_id=OuterRef("pk"), status=RequestStatus.PENDING
+    ).order_by("-updated_at")
     return queryset.annotate(
         claim_clause=RawSQL(apply_clause_case(vendor), []),
         heartbeat_age=AgeSeconds("updated_at"),
+        request_age=Subquery(
+            pending_requests.annotate(age=AgeSeconds("updated_at")).values("age")[:1]
+        ),
+        several_operations=RawSQL(
+            several_operations_sql("applies.id"), [], output_field=BooleanField()
+        ),
+    )
+
+
+def not_driven_because(engine: str, several_operations: bool) -> str:
+    """Why ternadmin leaves an apply to SchemaBot's operator ("" when ternadmin drives it)."""
+    if engine not in settings.TERNADMIN_ENGINES:
+        return f"ternadmin does not drive {engine or 'an unnamed engine'}"
+    if several_operations:
+        return "ternadmin does not drive multi-operation applies"
+    return ""
+
+
+def unclaimed_alarm_after() -> int:
+    """Seconds an apply may stay claimable before SchemaBot's operator counts as not claiming:
+    ``TERNADMIN_UNCLAIMED_ALARM_INTERVALS`` sweep intervals (SchemaBot polls every 10 s)."""
+    return int(settings.TERNADMIN_UNCLAIMED_ALARM_INTERVALS) * int(
+        settings.TERNADMIN_SWEEP_INTERVAL_SECONDS
     )
 
 
@@ -97,7 +148,9 @@ def classify(apply: Apply, windows: Windows | None = None) -> Classification:
     raw_clause: str | None = apply.claim_clause  # type: ignore[attr-defined]
     age = int(apply.heartbeat_age or 0)  # type: ignore[attr-defined]
     clause = Clause(raw_clause) if raw_clause else None
-    verdict, reason, claimable_in = _judge(apply, clause, age, windows)
+    if clause is not None:
+        return _claimable(apply, clause, age, windows)
+    verdict, reason, claimable_in = _judge(apply, age, windows, current_line())
     return Classification(
         apply_id=apply.pk,
         apply_identifier=apply.apply_identifier,
@@ -136,15 +189,17 @@ def live_states() -> list[str]:
 
 
 def live(queryset: QuerySet[Apply] | None = None) -> list[Classification]:
-    """Every non-terminal apply, and stopped ones a start request would claim, classified.
+    """Every non-terminal apply, and stopped ones a start (or cancel) request would claim,
+    classified.
 
-    Two index-friendly reads (by state; stopped ones through the few pending start requests),
-    never a walk over terminal history.
+    Two index-friendly reads (by state; stopped ones through the few pending requests), never
+    a walk over terminal history.
     """
     base = queryset if queryset is not None else Apply.objects.using(settings.SCHEMABOT_DATABASE)
     active = base.filter(state__in=live_states())
     starting = ApplyControlRequest.objects.using(settings.SCHEMABOT_DATABASE).filter(
-        operation=ControlOperation.START, status=RequestStatus.PENDING
+        operation__in=(ControlOperation.START, ControlOperation.CANCEL),
+        status=RequestStatus.PENDING,
     )
     stopped = base.filter(state=ApplyState.STOPPED, pk__in=Subquery(starting.values("apply_id")))
     rows = [*annotate_for_classification(active), *annotate_for_classification(stopped)]
@@ -152,15 +207,18 @@ def live(queryset: QuerySet[Apply] | None = None) -> list[Classification]:
     return classify_all(rows)
 
 
-def _judge(
-    apply: Apply, clause: Clause | None, age: int, windows: Windows
-) -> tuple[Verdict, str, int | None]:
+def _judge(apply: Apply, age: int, windows: Windows, line: Line) -> tuple[Verdict, str, int | None]:
     info = states.apply_state(apply.state)
-    if clause is not None:
-        return Verdict.CLAIMABLE_NOW, _claimable_reason(apply, clause, age), None
     if info.story is Story.TERMINAL or (info.terminal and info.value == ApplyState.STOPPED):
         return Verdict.TERMINAL, f"{info.label}: terminal, nothing will claim it.", None
-    if info.story is Story.CLAIMABLE_WHEN_STALE:
+    if info.known and not line.knows(apply.state):
+        return (
+            Verdict.WEDGED,
+            f"State {apply.state!r} is not one {line.title} knows: none of its claim paths "
+            "covers it (is TERNADMIN_SCHEMABOT_LINE right?).",
+            None,
+        )
+    if line.claimable(apply.state):
         left = max(0, windows.stale_after - age)
         return (
             Verdict.HEALTHY,
@@ -169,7 +227,7 @@ def _judge(
             left,
         )
     if info.value == ApplyState.PENDING:
-        return _judge_bare_pending(apply, age, windows)
+        return _judge_bare_pending(age, windows, line)
     if info.value == ApplyState.FAILED_RETRYABLE:
         return _judge_retry(apply, age, windows)
     if info.story is Story.NEEDS_HUMAN:
@@ -182,25 +240,54 @@ def _judge(
     )
 
 
-def _claimable_reason(apply: Apply, clause: Clause, age: int) -> str:
-    where = CLAUSE_DESCRIPTIONS[clause]
+def _claimable(apply: Apply, clause: Clause, age: int, windows: Windows) -> Classification:
+    """Claimable now: by which clause, by whom, and for how long already."""
+    left_to = not_driven_because(apply.engine, bool(getattr(apply, "several_operations", False)))
     if clause is Clause.STALE_ACTIVE:
-        return f"Stale for {duration(age)} in {apply.state} → {where} will claim it."
-    return f"{states.apply_state(apply.state).label} → {where} will claim it."
+        since = max(0, age - windows.stale_after)
+        reason = f"Stale for {duration(age)} in {apply.state} → "
+    else:
+        request_age = getattr(apply, "request_age", None)
+        since = age
+        if clause in _REQUEST_CLAUSES and request_age is not None:
+            since = min(age, int(request_age))
+        reason = f"{states.apply_state(apply.state).label} → "
+    if left_to:
+        reason += f"SchemaBot's own operator claims it ({left_to})."
+    else:
+        reason += f"{CLAUSE_DESCRIPTIONS[clause]} will claim it."
+    alarm = since > unclaimed_alarm_after()
+    if alarm:
+        reason += (
+            f" Claimable for {duration(since)} and still unclaimed: SchemaBot's operator is "
+            "not claiming."
+        )
+    return Classification(
+        apply_id=apply.pk,
+        apply_identifier=apply.apply_identifier,
+        state=apply.state,
+        engine=apply.engine,
+        classification=Verdict.CLAIMABLE_NOW,
+        clause=clause,
+        reason=reason,
+        heartbeat_age_seconds=age,
+        claimable_in_seconds=None,
+        claimed_by="schemabot" if left_to else "ternadmin",
+        unclaimed_alarm=alarm,
+    )
 
 
-def _judge_bare_pending(
-    apply: Apply, age: int, windows: Windows
-) -> tuple[Verdict, str, int | None]:
+def _judge_bare_pending(age: int, windows: Windows, line: Line) -> tuple[Verdict, str, int | None]:
     if age < windows.stale_after:
         return (
             Verdict.HEALTHY,
             "Pending without tasks yet: SchemaBot is still creating it.",
             None,
         )
+    lacking = "no tasks, no operation" if line.queued_by_operation_row else "no tasks"
     return (
         Verdict.WEDGED,
-        f"Pending for {duration(age)} with no tasks, no operation and no start request: "
+        f"Pending for {duration(age)} with {lacking} and no start request: "
         "the queued clause needs one of them, so nothing will ever claim it.",
         None,
     )

@@ -19,11 +19,14 @@ from applies.tasks import start_drive
 
 
 def record_drive(claim: ApplyClaim, *, trigger: str, requested_by: str = "") -> Drive:
+    operation = claim.operation_lease
     return Drive.objects.create(
         apply_id=claim.apply.pk,
         apply_identifier=claim.apply.apply_identifier,
         owner=claim.lease.owner,
         lease_token=claim.lease.token,
+        operation_id=operation.row_id if operation else None,
+        operation_lease_token=operation.token if operation else "",
         trigger=trigger,
         requested_by=requested_by,
         clause=claim.clause.value,

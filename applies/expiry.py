@@ -1,10 +1,17 @@
-"""``expire_retryable()``: retries that ran out become ``failed`` (domain.md §3.6).
+"""``expire_retryable()``: retries that ran out become ``failed`` (upstream ``ExpireRetryable``).
 
 A ``failed_retryable`` apply that has used its retry budget, or whose last retry is older than
 the freshness window, will never be claimed again. SchemaBot terminalizes such applies at the
-start of every operator tick; ternadmin's sweep does the same, in one short transaction: the
-applies, their non-terminal tasks and (as HEAD #485 does) their retryable operation rows, with
-one ``apply_logs`` row per apply saying why.
+start of every operator tick; ternadmin's sweep does the same, in one short transaction, with
+the writes of the configured line (``applies.lines``):
+
+- b2349ea: the apply's unfinished tasks become ``failed``, the apply ``failed`` with
+  ``completed_at = NOW()``;
+- current: tasks still ``pending`` never ran and become ``cancelled``, the other unfinished ones
+  ``failed``; its ``failed_retryable`` operation rows become ``failed`` (#485); every
+  ``completed_at`` keeps an earlier value (``COALESCE``).
+
+plus one ``apply_logs`` row per apply saying why.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from django.db.models.functions import Coalesce
 
 from applies.clauses import Windows
 from applies.dbclock import DbNow, SecondsAgo
+from applies.lines import current_line
 from applies.models import Apply, ApplyLog, ApplyOperation, Task
-from applies.states import TERMINAL_TASK_STATES, ApplyState
+from applies.states import TERMINAL_TASK_STATES, ApplyState, TaskState
 from applies.vocabulary import LogEvent, LogLevel, LogSource
 
 
@@ -68,18 +76,24 @@ def _expired(apply: Apply, windows: Windows) -> Expired:
 
 def _terminalize(apply_ids: list[int]) -> None:
     db = settings.SCHEMABOT_DATABASE
-    Task.objects.using(db).filter(apply_id__in=apply_ids).exclude(
-        state__in=TERMINAL_TASK_STATES
-    ).update(
-        state=ApplyState.FAILED,
-        completed_at=Coalesce("completed_at", DbNow()),
-        updated_at=DbNow(),
+    line = current_line()
+    finished = Coalesce("completed_at", DbNow())
+    tasks = Task.objects.using(db).filter(apply_id__in=apply_ids)
+    if line.expiry_cancels_pending_tasks:
+        tasks.filter(state=TaskState.PENDING).update(
+            state=TaskState.CANCELLED, completed_at=finished, updated_at=DbNow()
+        )
+    tasks.exclude(state__in=TERMINAL_TASK_STATES).update(
+        state=TaskState.FAILED, completed_at=finished, updated_at=DbNow()
     )
-    ApplyOperation.objects.using(db).filter(
-        apply_id__in=apply_ids, state=ApplyState.FAILED_RETRYABLE
-    ).update(state=ApplyState.FAILED, completed_at=DbNow(), updated_at=DbNow())
+    if line.expiry_fails_operations:
+        ApplyOperation.objects.using(db).filter(
+            apply_id__in=apply_ids, state=ApplyState.FAILED_RETRYABLE
+        ).update(state=ApplyState.FAILED, completed_at=finished, updated_at=DbNow())
     Apply.objects.using(db).filter(pk__in=apply_ids, state=ApplyState.FAILED_RETRYABLE).update(
-        state=ApplyState.FAILED, completed_at=DbNow(), updated_at=DbNow()
+        state=ApplyState.FAILED,
+        completed_at=finished if line.expiry_fails_operations else DbNow(),
+        updated_at=DbNow(),
     )
 
 

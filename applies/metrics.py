@@ -51,6 +51,24 @@ class TernadminCollector(Collector):
         for name in ("claimable_now", "healthy", "needs_human", "wedged"):
             by_class.add_metric([name], counts.get(name, 0))
         yield by_class
+        unclaimed = sum(1 for c in classified if c.unclaimed_alarm)
+        alarm = GaugeMetricFamily(
+            "ternadmin_schemabot_not_claiming",
+            "1 while an apply has stayed claimable longer than TERNADMIN_UNCLAIMED_ALARM_INTERVALS "
+            "sweep intervals: SchemaBot's operator is not claiming.",
+        )
+        alarm.add_metric([], 1.0 if unclaimed else 0.0)
+        yield alarm
+        count = GaugeMetricFamily(
+            "ternadmin_schemabot_unclaimed_applies",
+            "Applies claimable for longer than TERNADMIN_UNCLAIMED_ALARM_INTERVALS sweep "
+            "intervals, by whom they are left to (ternadmin drives them too, or SchemaBot only).",
+            labels=["claimed_by"],
+        )
+        by_claimer = Counter(c.claimed_by for c in classified if c.unclaimed_alarm)
+        for claimer in ("ternadmin", "schemabot"):
+            count.add_metric([claimer], by_claimer.get(claimer, 0))
+        yield count
 
     def _sweep(self) -> Iterator[Metric]:
         last = SweepRun.objects.order_by("-started_at").first()

@@ -409,6 +409,10 @@ class Drive(models.Model):
     apply_identifier = models.CharField(max_length=255)
     owner = models.CharField(max_length=255)
     lease_token = models.CharField(max_length=64)
+    # The operation row leased with the apply on the operation-level path; its heartbeat is
+    # refreshed with the apply's (SchemaBot drives heartbeat the operation rows they hold).
+    operation_id = models.PositiveBigIntegerField(null=True, blank=True)
+    operation_lease_token = models.CharField(max_length=64, blank=True, default="")
     trigger = models.CharField(max_length=32)  # sweep, console, command
     requested_by = models.CharField(max_length=255, blank=True, default="")
     clause = models.CharField(max_length=64, blank=True, default="")

@@ -1,9 +1,11 @@
 """SchemaBot's tables in the two modes.
 
 *Standalone* (demo, tests): ternadmin creates the tables itself, shaped like SchemaBot's DDL and
-with its index names, because the claim and list queries are written for those indexes.
+with its index names, because the claim and list queries are written for those indexes; with
+the columns and indexes of the configured SchemaBot line (``applies.lines``) too.
 *Attach* (production): SchemaBot created them. Nothing here issues DDL then; we only read the
-catalogue and refuse to start when a table or column we use is missing.
+catalogue and refuse to start when a table or column we use, or the configured line needs, is
+missing, naming it and the setting.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from applies.lines import SETTING, Column, Line, LineName, current_line
 from applies.models import SCHEMABOT_MODELS, SchemaBotTable, TableIndex
 from ternadmin.config import ATTACH, STANDALONE
 
@@ -27,21 +30,44 @@ def index_name(
     return index.name
 
 
+def table_indexes(model: type[SchemaBotTable], line: Line) -> tuple[TableIndex, ...]:
+    """The model's indexes as the line's DDL has them (a line may reshape or add some)."""
+    extra = line.indexes.get(model._meta.db_table, ())
+    reshaped = {index.name for index in extra}
+    return tuple(i for i in model.table_indexes if i.name not in reshaped) + tuple(extra)
+
+
 def create_standalone_tables(using: str) -> list[str]:
-    """Create the SchemaBot tables that are missing in ``using``; return the names created."""
+    """Create the SchemaBot tables that are missing in ``using``, and the columns the
+    configured line adds to any of them; return the names of the tables created."""
     if settings.SCHEMABOT_MODE != STANDALONE:
         raise ImproperlyConfigured("Refusing to create SchemaBot tables outside standalone mode.")
     connection = connections[using]
+    line = current_line()
     existing = set(connection.introspection.table_names())
     missing = [model for model in SCHEMABOT_MODELS if model._meta.db_table not in existing]
-    if not missing:
+    absent = [c for c in line.columns if c.table not in existing or not _has(connection, c)]
+    if not missing and not absent:
         return []
+    quote = connection.ops.quote_name
     with connection.schema_editor() as editor:
         for model in missing:
             editor.create_model(model)
-            for index in model.table_indexes:
+        for column in absent:
+            definition = column.sqlite if connection.vendor == "sqlite" else column.mysql
+            editor.execute(
+                f"ALTER TABLE {quote(column.table)} ADD COLUMN {quote(column.name)} {definition}"
+            )
+        for model in missing:
+            for index in table_indexes(model, line):
                 editor.execute(_create_index_sql(connection, model, index))
     return [model._meta.db_table for model in missing]
+
+
+def _has(connection: BaseDatabaseWrapper, column: Column) -> bool:
+    with connection.cursor() as cursor:
+        described = connection.introspection.get_table_description(cursor, column.table)
+    return column.name in {c.name for c in described}
 
 
 def _create_index_sql(
@@ -55,8 +81,10 @@ def _create_index_sql(
 
 
 def schema_problems(using: str) -> list[str]:
-    """Tables and columns ternadmin needs that ``using`` lacks (read-only catalogue queries)."""
+    """Tables and columns ternadmin needs that ``using`` lacks (read-only catalogue queries):
+    those of its models, and those the configured SchemaBot line has."""
     connection = connections[using]
+    line = current_line()
     problems: list[str] = []
     with connection.cursor() as cursor:
         tables = set(connection.introspection.table_names(cursor))
@@ -73,12 +101,19 @@ def schema_problems(using: str) -> list[str]:
                 for field in model._meta.concrete_fields
                 if field.column not in present
             )
+            problems.extend(
+                f"column `{column.qualified}` is missing: {SETTING}={line.name} expects "
+                f"{line.title}'s tables (set {SETTING}={LineName.B2349EA} for an older SchemaBot)"
+                for column in line.columns
+                if column.table == table and column.name not in present
+            )
     return problems
 
 
 def missing_indexes(using: str) -> list[str]:
     """SchemaBot indexes the claim and list queries expect but ``using`` lacks."""
     connection = connections[using]
+    line = current_line()
     missing: list[str] = []
     with connection.cursor() as cursor:
         for model in SCHEMABOT_MODELS:
@@ -86,7 +121,7 @@ def missing_indexes(using: str) -> list[str]:
             present = set(connection.introspection.get_constraints(cursor, table))
             missing.extend(
                 f"{table}.{index.name}"
-                for index in model.table_indexes
+                for index in table_indexes(model, line)
                 if index_name(connection, model, index) not in present
             )
     return missing

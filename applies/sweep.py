@@ -23,16 +23,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from applies import brake
-from applies.claims import (
-    ApplyClaim,
-    claim_apply,
-    find_next_apply_claim,
-    find_next_operation_claim,
-)
+from applies.claims import ApplyClaim, find_next_apply_claim
 from applies.classify import Classification, Verdict, live
 from applies.drives import launch_drive
 from applies.expiry import expire_retryable
 from applies.models import SweepRun
+from applies.operation_claims import claim_through_operation
+from applies.stop_reconciliation import find_next_stop_reconciliation
 
 logger = logging.getLogger(__name__)
 
@@ -115,13 +112,8 @@ def run_sweep(
 
 def sweep_once(report: SweepReport, *, owner: str, operations: bool) -> bool:
     """Claim one unit and start its drive; whether there was work."""
-    engines = settings.TERNADMIN_ENGINES
     try:
-        claim, path = (
-            _claim_through_operation(owner, engines)
-            if operations
-            else (find_next_apply_claim(owner, engines=engines), "apply")
-        )
+        claim, path = _claim_one(owner, operations, {unit.apply_id for unit in report.claimed})
     except Exception as exc:
         report.errors.append(f"claim: {type(exc).__name__}: {exc}")
         return False  # never retried in a tight loop: the next pass tries again
@@ -139,15 +131,22 @@ def sweep_once(report: SweepReport, *, owner: str, operations: bool) -> bool:
     return True
 
 
-def _claim_through_operation(owner: str, engines: list[str]) -> tuple[ApplyClaim | None, str]:
-    """Operation-level path: lease the operation row, then its parent apply (§3.8)."""
-    while (op_claim := find_next_operation_claim(owner, engines=engines)) is not None:
-        parent = claim_apply(op_claim.operation.apply_id, owner, engines=engines)
-        if parent is not None:
-            return parent, "operation"
-        # The parent is not claimable now (a live driver, or terminal): leave the operation
-        # to a later pass, as SchemaBot's operator does.
-    return None, "operation"
+def _claim_one(owner: str, operations: bool, taken: set[int]) -> tuple[ApplyClaim | None, str]:
+    """One claim, in the order SchemaBot's operator tries its paths (pkg/api/operator.go).
+
+    Operation mode (``operator_claim_operations``): a stop no operation carries first (current
+    line), then an operation row and its parent. Upstream tries the deployment-ordered cutover
+    claim in between; it only takes rows of multi-operation applies, which ternadmin does not
+    drive (``claims``: ``engines``), so SchemaBot's own operator keeps it.
+    Apply mode: the apply-level clauses, never an apply this pass already took.
+    """
+    engines = settings.TERNADMIN_ENGINES
+    if not operations:
+        return find_next_apply_claim(owner, engines=engines, skip=taken), "apply"
+    stop = find_next_stop_reconciliation(owner, engines=engines)
+    if stop is not None:
+        return stop, "stop_reconciliation"
+    return claim_through_operation(owner, engines=engines), "operation"
 
 
 def _expire(report: SweepReport, dry_run: bool) -> None:
@@ -172,17 +171,14 @@ def _note_unclaimable(report: SweepReport, classified: list[Classification]) -> 
     for c in classified:
         if c.classification is Verdict.WEDGED:
             report.wedged.append({"apply_id": c.apply_id, "state": c.state, "reason": c.reason})
-        elif (
-            c.classification is Verdict.CLAIMABLE_NOW and c.engine not in settings.TERNADMIN_ENGINES
-        ):
+        elif c.classification is Verdict.CLAIMABLE_NOW and c.claimed_by != "ternadmin":
             report.skipped.append(
                 {
                     "apply_id": c.apply_id,
                     "apply_identifier": c.apply_identifier,
                     "state": c.state,
                     "engine": c.engine,
-                    "reason": f"ternadmin has no driver for engine {c.engine}; SchemaBot's "
-                    "own operator recovers it",
+                    "reason": c.reason,  # says that SchemaBot's own operator claims it, and why
                 }
             )
 
@@ -191,7 +187,7 @@ def _would_claim(classified: list[Classification], limit: int) -> list[ClaimedUn
     claimable = [
         c
         for c in classified
-        if c.classification is Verdict.CLAIMABLE_NOW and c.engine in settings.TERNADMIN_ENGINES
+        if c.classification is Verdict.CLAIMABLE_NOW and c.claimed_by == "ternadmin"
     ]
     return [_unit(c) for c in claimable[:limit]]
 

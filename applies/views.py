@@ -47,7 +47,6 @@ def _frame(request: HttpRequest) -> dict[str, Any]:
     return {
         "can_operate": request.user.has_perm(OPERATE_PERMISSION),
         "refresh_seconds": settings.TERNADMIN_CONSOLE_REFRESH_SECONDS,
-        "engines_driven": settings.TERNADMIN_ENGINES,
     }
 
 

@@ -150,6 +150,26 @@ def env_choice(
     return value
 
 
+# SchemaBot's drivers heartbeat every 10 s (pkg/tern/local_client.go ``heartbeatInterval``) and
+# call a lease stale after one minute (``storage.ApplyLeaseStaleAfter``, #753).
+SCHEMABOT_HEARTBEAT_SECONDS = 10
+SCHEMABOT_STALE_AFTER_SECONDS = 60
+SCHEMABOT_RETRY_BUDGET = 10  # maxRecoveryAttempts
+SCHEMABOT_RETRY_FRESHNESS_SECONDS = 86_400  # retryableRecoveryFreshnessDays = 1
+SCHEMABOT_LINES = ("b2349ea", "current")
+
+
+def refuse_short_staleness(stale_after: int, *, demo: bool) -> None:
+    """A window under two SchemaBot heartbeats would call live drivers dead and take their
+    applies; only the demo and the tests (demo mode) may shorten it that far."""
+    floor = 2 * SCHEMABOT_HEARTBEAT_SECONDS
+    if not demo and stale_after < floor:
+        raise ImproperlyConfigured(
+            f"TERNADMIN_STALE_AFTER_SECONDS={stale_after} is below {floor} s (twice SchemaBot's "
+            f"{SCHEMABOT_HEARTBEAT_SECONDS} s heartbeat): live SchemaBot drivers would look dead."
+        )
+
+
 def env_list(environ: Mapping[str, str], name: str, default: list[str]) -> list[str]:
     raw = environ.get(name)
     if raw is None:

@@ -132,16 +132,30 @@ SCHEMABOT_DATABASE = "schemabot"
 SCHEMABOT_MODE = _layout.schemabot_mode
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- SchemaBot semantics (domain.md §3.1) -----------------------------------------------------
+# --- SchemaBot semantics (upstream pkg/storage/mysqlstore, pkg/api/operator.go) ----------------
 # Staleness is always judged in SQL against the database clock; these are only the windows.
-TERNADMIN_STALE_AFTER_SECONDS = config.env_int(
-    ENV, "TERNADMIN_STALE_AFTER_SECONDS", default=60, minimum=1, maximum=DAY
+# The SchemaBot ternadmin runs beside (applies.lines): which states it writes, which claim paths
+# run, which columns its tables have.
+TERNADMIN_SCHEMABOT_LINE = config.env_choice(
+    ENV, "TERNADMIN_SCHEMABOT_LINE", config.SCHEMABOT_LINES, default="current"
 )
+TERNADMIN_STALE_AFTER_SECONDS = config.env_int(
+    ENV,
+    "TERNADMIN_STALE_AFTER_SECONDS",
+    default=config.SCHEMABOT_STALE_AFTER_SECONDS,
+    minimum=1,
+    maximum=DAY,
+)
+config.refuse_short_staleness(TERNADMIN_STALE_AFTER_SECONDS, demo=DEMO_MODE)
 TERNADMIN_RETRY_BUDGET = config.env_int(
-    ENV, "TERNADMIN_RETRY_BUDGET", default=10, minimum=1, maximum=1000
+    ENV, "TERNADMIN_RETRY_BUDGET", default=config.SCHEMABOT_RETRY_BUDGET, minimum=1, maximum=1000
 )
 TERNADMIN_RETRY_FRESHNESS_SECONDS = config.env_int(
-    ENV, "TERNADMIN_RETRY_FRESHNESS_SECONDS", default=DAY, minimum=1, maximum=30 * DAY
+    ENV,
+    "TERNADMIN_RETRY_FRESHNESS_SECONDS",
+    default=config.SCHEMABOT_RETRY_FRESHNESS_SECONDS,
+    minimum=1,
+    maximum=30 * DAY,
 )
 
 # --- Sweep and drives -------------------------------------------------------------------------
@@ -165,6 +179,11 @@ TERNADMIN_SWEEP_INTERVAL_SECONDS = config.env_int(
 )
 TERNADMIN_SWEEP_LIMIT = config.env_int(
     ENV, "TERNADMIN_SWEEP_LIMIT", default=50, minimum=1, maximum=10_000
+)
+# An apply that stays claimable this many sweep intervals means SchemaBot's own operator is
+# not claiming: the dashboard and /metrics raise an alarm.
+TERNADMIN_UNCLAIMED_ALARM_INTERVALS = config.env_int(
+    ENV, "TERNADMIN_UNCLAIMED_ALARM_INTERVALS", default=3, minimum=1, maximum=1000
 )
 TERNADMIN_SWEEP_TIME_BUDGET_SECONDS = config.env_int(
     ENV, "TERNADMIN_SWEEP_TIME_BUDGET_SECONDS", default=30, minimum=1, maximum=HOUR

@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
+from applies.lines import LINES, Line
 from applies.models import SCHEMABOT_MODELS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +74,11 @@ def _drives_stay_queued(settings: Any) -> None:
     # process would read this shell's database settings, not the test databases. Tests that
     # drive run `manage.py recover`/`drive` or a cluster as subprocesses pointed at them.
     settings.TERNADMIN_DRIVE_MODE = "manual"
+
+
+@pytest.fixture(params=sorted(LINES))
+def line(request: pytest.FixtureRequest, settings: Any) -> Line:
+    """Each SchemaBot line ternadmin can run beside, configured in turn
+    (``TERNADMIN_SCHEMABOT_LINE``)."""
+    settings.TERNADMIN_SCHEMABOT_LINE = request.param
+    return LINES[request.param]

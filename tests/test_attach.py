@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.conf import settings
 
 from tests.helpers import (
     clean_environ,
@@ -38,13 +39,21 @@ NEWER_SCHEMABOT_COLUMNS = (
 )
 
 
-def attach_environ(schemabot_database: str, tmp_path: object) -> dict[str, str]:
+def attach_environ(
+    schemabot_database: str, tmp_path: object, line: str = "current"
+) -> dict[str, str]:
     return clean_environ(
         TERNADMIN_DATABASE_URL=f"sqlite:///{tmp_path}/ternadmin.sqlite3",
         SCHEMABOT_DATABASE_URL=mysql_url(schemabot_database),
         TERNADMIN_SECRET_KEY="attach-test-" + "k" * 50,
         TERNADMIN_ALLOWED_HOSTS="localhost",
+        TERNADMIN_SCHEMABOT_LINE=line,
     )
+
+
+def scratch_prefix() -> str:
+    """Scratch databases take their prefix from this run's test database (no collisions)."""
+    return f"{settings.DATABASES['schemabot']['NAME']}_attach"
 
 
 def attach_and_exercise(env: dict[str, str]) -> dict[str, object]:
@@ -61,18 +70,22 @@ def attach_and_exercise(env: dict[str, str]) -> dict[str, object]:
     return report
 
 
-@pytest.mark.parametrize("newer_columns", [False, True], ids=["b2349ea", "newer-schemabot"])
+@pytest.mark.parametrize(
+    ("newer_columns", "line"),
+    [(False, "b2349ea"), (True, "b2349ea"), (True, "current")],
+    ids=["b2349ea", "newer-schemabot-b2349ea-line", "newer-schemabot"],
+)
 def test_attach_reads_and_writes_every_model_without_ddl(
-    schemabot_ddl: dict[str, str], tmp_path: object, newer_columns: bool
+    schemabot_ddl: dict[str, str], tmp_path: object, newer_columns: bool, line: str
 ) -> None:
-    with scratch_database("ternadmin_attach") as connection:
+    with scratch_database(scratch_prefix()) as connection:
         load_ddl(connection, schemabot_ddl)
         if newer_columns:
             for statement in NEWER_SCHEMABOT_COLUMNS:
                 connection.cursor().execute(statement)
         before = schema_snapshot(connection)
 
-        report = attach_and_exercise(attach_environ(database_name(connection), tmp_path))
+        report = attach_and_exercise(attach_environ(database_name(connection), tmp_path, line))
 
         assert schema_snapshot(connection) == before  # no table, column or index changed
         assert "django_migrations" not in before
@@ -95,12 +108,12 @@ def test_attach_reads_and_writes_every_model_without_ddl(
 def test_attach_refuses_to_start_when_a_column_is_missing(
     schemabot_ddl: dict[str, str], tmp_path: object
 ) -> None:
-    with scratch_database("ternadmin_attach") as connection:
+    with scratch_database(scratch_prefix()) as connection:
         load_ddl(connection, schemabot_ddl)
         connection.cursor().execute("ALTER TABLE applies DROP COLUMN lease_token")
         connection.cursor().execute("DROP TABLE apply_logs")
         before = schema_snapshot(connection)
-        env = attach_environ(database_name(connection), tmp_path)
+        env = attach_environ(database_name(connection), tmp_path, "b2349ea")
 
         check = run_manage("check", "--database", "schemabot", env=env)
         migrate = run_manage("migrate", "--no-input", env=env)
@@ -114,3 +127,25 @@ def test_attach_refuses_to_start_when_a_column_is_missing(
         assert "table `apply_logs` is missing" in result.stderr
     assert server.returncode != 0
     assert "column `applies.lease_token` is missing" in server.stderr
+
+
+def test_attach_to_b2349ea_tables_with_the_current_line_names_the_column_and_the_setting(
+    schemabot_ddl: dict[str, str], tmp_path: object
+) -> None:
+    with scratch_database(scratch_prefix()) as connection:
+        load_ddl(connection, schemabot_ddl)
+        before = schema_snapshot(connection)
+        env = attach_environ(database_name(connection), tmp_path, "current")
+
+        check = run_manage("check", "--database", "schemabot", env=env)
+        server = run_python("-c", "import ternadmin.wsgi", env=env)
+
+        assert schema_snapshot(connection) == before  # attach mode never adds the columns
+    for result in (check, server):
+        assert result.returncode != 0
+        assert (
+            "column `apply_operations.attempt` is missing: TERNADMIN_SCHEMABOT_LINE=current "
+            "expects current upstream SchemaBot's tables (set TERNADMIN_SCHEMABOT_LINE=b2349ea "
+            "for an older SchemaBot)"
+        ) in result.stderr
+    assert "Traceback" not in check.stderr

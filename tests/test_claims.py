@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from applies import claims, states
+from applies import claims, operation_claims, states
 from applies.classify import classify
 from applies.clauses import Clause
 from applies.dbclock import SecondsAgo
 from applies.leases import LeaseLost, check_lease, guarded_update, heartbeat
+from applies.lines import Line
 from applies.models import Apply, ApplyControlRequest, ApplyOperation
 from applies.states import ApplyState
 from tests.claim_fixtures import FRESH, STALE, make_apply, operation_of, reload
@@ -25,22 +26,22 @@ UNKNOWN_STATE = "teleporting"
 ALL_STATES = [*states.APPLY_STATES, UNKNOWN_STATE]
 
 
-def expected_apply_clause(state: str, age: int) -> Clause | None:
+def expected_apply_clause(state: str, age: int, line: Line) -> Clause | None:
     """What SchemaBot's FindNextApply takes: an apply with one task and one operation."""
     if state == A.PENDING:
         return Clause.QUEUED
     if state == A.FAILED_RETRYABLE:
         return Clause.RETRY  # attempt 0, updated within the day: no staleness needed
-    if state in states.CLAIMABLE_APPLY_STATES and age >= STALE:
+    if line.claimable(state) and age >= STALE:
         return Clause.STALE_ACTIVE
     return None
 
 
 @pytest.mark.parametrize("age", [FRESH, STALE], ids=["fresh", "stale"])
 @pytest.mark.parametrize("state", ALL_STATES)
-def test_apply_claim_matrix(state: str, age: int) -> None:
+def test_apply_claim_matrix(state: str, age: int, line: Line) -> None:
     apply = make_apply(state, age=age)
-    expected = expected_apply_clause(state, age)
+    expected = expected_apply_clause(state, age, line)
 
     assert classify(apply).clause == expected
     claim = claims.find_next_apply_claim(OWNER)
@@ -63,11 +64,11 @@ def test_apply_claim_matrix(state: str, age: int) -> None:
     assert claims.find_next_apply(OWNER) is None
 
 
-def expected_operation_clause(state: str, age: int) -> Clause | None:
+def expected_operation_clause(state: str, age: int, line: Line) -> Clause | None:
     """What FindNextApplyOperation takes: one operation whose parent is in the same state."""
     if state == A.PENDING:
         return Clause.DEPLOYMENT_ORDER
-    if state in states.CLAIMABLE_APPLY_STATES and age >= STALE:
+    if line.claimable(state) and age >= STALE:
         return Clause.STALE_ACTIVE
     if state == A.FAILED_RETRYABLE:
         return Clause.RETRY  # parent failed_retryable, under budget and fresh
@@ -76,12 +77,12 @@ def expected_operation_clause(state: str, age: int) -> Clause | None:
 
 @pytest.mark.parametrize("age", [FRESH, STALE], ids=["fresh", "stale"])
 @pytest.mark.parametrize("state", ALL_STATES)
-def test_operation_claim_matrix(state: str, age: int) -> None:
+def test_operation_claim_matrix(state: str, age: int, line: Line) -> None:
     apply = make_apply(state, age=age)
     operation = operation_of(apply)
-    expected = expected_operation_clause(state, age)
+    expected = expected_operation_clause(state, age, line)
 
-    claim = claims.find_next_operation_claim(OWNER)
+    claim = operation_claims.find_next_operation_claim(OWNER)
 
     if expected is None:
         assert claim is None
@@ -95,10 +96,10 @@ def test_operation_claim_matrix(state: str, age: int) -> None:
     if state == A.PENDING:
         assert row.started_at is not None
     if state == A.FAILED_RETRYABLE:
-        # The operation row keeps its state (b2349ea); the parent's claim that the operation
-        # loop makes next moves the parent to running, which closes the retry clause.
+        # The operation row keeps its state; the parent's claim that the operation loop makes
+        # next moves the parent to running, which closes the retry clause.
         assert claims.claim_apply_by_id(apply.pk, OWNER) is not None
-    assert claims.find_next_apply_operation(OWNER) is None
+    assert operation_claims.find_next_apply_operation(OWNER) is None
 
 
 # --- the setup-phase fix (#302) -----------------------------------------------------------------
@@ -136,7 +137,7 @@ def test_operation_path_recovers_stale_setup_phase_then_its_parent() -> None:
         state=A.RUNNING, updated_at=SecondsAgo(STALE)
     )
 
-    claimed_op = claims.find_next_apply_operation(OWNER)
+    claimed_op = operation_claims.find_next_apply_operation(OWNER)
     parent = claims.claim_apply_by_id(apply.pk, OWNER)
 
     assert claimed_op is not None and claimed_op.pk == operation.pk
@@ -176,9 +177,13 @@ def test_bare_pending_apply_is_still_being_created() -> None:
     assert claims.find_next_apply(OWNER) is None
 
 
-def test_pending_with_only_an_operation_is_queued() -> None:
+def test_pending_with_only_an_operation_is_queued_on_the_current_line(line: Line) -> None:
+    # #635: a VSchema-only apply has an operation row and no tasks; b2349ea needs tasks.
     apply = make_apply(A.PENDING, tasks=0, operation=True)
     claim = claims.find_next_apply_claim(OWNER)
+    if not line.queued_by_operation_row:
+        assert claim is None
+        return
     assert claim is not None and (claim.apply.pk, claim.clause) == (apply.pk, Clause.QUEUED)
 
 
@@ -213,11 +218,15 @@ def test_retry_claim_counts_the_attempt_and_clears_the_error() -> None:
     )
 
 
-def test_stopped_with_start_request_is_claimed_under_the_target_lock() -> None:
+def test_stopped_with_start_request_is_claimed_under_the_target_lock(line: Line) -> None:
     apply = make_apply(A.STOPPED, start_request="pending")
+    Apply.objects.using("schemabot").filter(pk=apply.pk).update(completed_at=SecondsAgo(5))
     claim = claims.find_next_apply_claim(OWNER)
     assert claim is not None and claim.clause == Clause.STOPPED_START
-    assert reload(apply).state == A.RUNNING
+    row = reload(apply)
+    # The state the line calls a restarted stopped apply: running at b2349ea, resuming (#424).
+    assert row.state == line.stopped_apply_claim_state
+    assert row.completed_at is None
 
 
 def test_stopped_start_is_refused_when_another_apply_is_active_on_the_target() -> None:
@@ -296,10 +305,10 @@ def test_deployment_order_gate_waits_for_the_earlier_sibling() -> None:
     second = ApplyOperationFactory.create(apply=apply, deployment="west", state=A.PENDING)
     TaskFactory(apply=apply, apply_operation=second)
 
-    assert claims.find_next_apply_operation(OWNER) is None  # east still running
+    assert operation_claims.find_next_apply_operation(OWNER) is None  # east still running
 
     ApplyOperation.objects.using("schemabot").filter(pk=first.pk).update(state=A.COMPLETED)
-    claimed = claims.find_next_apply_operation(OWNER)
+    claimed = operation_claims.find_next_apply_operation(OWNER)
     assert claimed is not None and claimed.pk == second.pk
 
 
@@ -309,19 +318,8 @@ def test_failed_sibling_does_not_block_on_failure_continue() -> None:
     second = ApplyOperationFactory.create(
         apply=apply, deployment="west", state=A.PENDING, on_failure="continue"
     )
-    claimed = claims.find_next_apply_operation(OWNER)
+    claimed = operation_claims.find_next_apply_operation(OWNER)
     assert claimed is not None and claimed.pk == second.pk
-
-
-def test_deferred_deploy_operation_is_claimed_through_its_waiting_parent() -> None:
-    # HEAD #436: the operation row stays "running" while the parent waits for deploy.
-    apply = make_apply(A.WAITING_FOR_DEPLOY, age=FRESH, start_request="pending")
-    operation = operation_of(apply)
-    ApplyOperation.objects.using("schemabot").filter(pk=operation.pk).update(
-        state=A.RUNNING, lease_acquired_at=SecondsAgo(30), updated_at=SecondsAgo(0)
-    )
-    claim = claims.find_next_operation_claim(OWNER)
-    assert claim is not None and claim.clause == Clause.DEFERRED_DEPLOY_START
 
 
 # --- leases -------------------------------------------------------------------------------------

@@ -10,7 +10,16 @@ from django.test import override_settings
 
 from applies.models import SCHEMABOT_MODELS
 from applies.schema import create_standalone_tables, missing_indexes, schema_problems
-from tests.helpers import load_ddl, schema_snapshot, scratch_database
+from tests.helpers import (
+    clean_environ,
+    database_name,
+    load_ddl,
+    mysql_url,
+    run_manage,
+    schema_snapshot,
+    scratch_database,
+)
+from tests.test_attach import NEWER_SCHEMABOT_COLUMNS
 
 SCHEMABOT = ["default", "schemabot"]
 
@@ -23,16 +32,31 @@ def test_standalone_tables_have_every_column_and_index() -> None:
 
 @pytest.mark.mariadb
 @pytest.mark.django_db(databases=SCHEMABOT)
-def test_standalone_ddl_is_schemabots_ddl(schemabot_ddl: dict[str, str]) -> None:
+@pytest.mark.parametrize("line", ["b2349ea", "current"])
+def test_standalone_ddl_is_schemabots_ddl(
+    schemabot_ddl: dict[str, str], tmp_path: object, line: str
+) -> None:
+    """Standalone tables for a line are SchemaBot's tables of that line: b2349ea's DDL, and for
+    current upstream that DDL with upstream's later columns and keys."""
     tables = {model._meta.db_table for model in SCHEMABOT_MODELS}
     assert set(schemabot_ddl) == tables
-    connection = connections[settings.SCHEMABOT_DATABASE]
-    connection.ensure_connection()
-    ours = schema_snapshot(connection.connection)
-    with scratch_database("ternadmin_ddl") as reference:
+    prefix = f"{settings.DATABASES['schemabot']['NAME']}_ddl"
+    with scratch_database(prefix) as ours, scratch_database(prefix) as reference:
+        env = clean_environ(
+            TERNADMIN_DATABASE_URL=f"sqlite:///{tmp_path}/ternadmin.sqlite3",
+            SCHEMABOT_DATABASE_URL=mysql_url(database_name(ours)),
+            SCHEMABOT_MODE="standalone",
+            TERNADMIN_DEMO="1",
+            TERNADMIN_SCHEMABOT_LINE=line,
+        )
+        migrate = run_manage("migrate", "--database", "schemabot", "--no-input", env=env)
+        assert migrate.returncode == 0, migrate.stderr
         load_ddl(reference, schemabot_ddl)
-        theirs = schema_snapshot(reference)
-    assert {t: ours[t] for t in tables} == theirs
+        if line == "current":
+            for statement in NEWER_SCHEMABOT_COLUMNS[:2]:  # applies, apply_operations
+                reference.cursor().execute(statement)
+        mine, theirs = schema_snapshot(ours), schema_snapshot(reference)
+    assert {t: mine[t] for t in tables} == theirs
 
 
 @pytest.mark.django_db(databases=SCHEMABOT)

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from applies.models import Apply, ApplyControlRequest, ApplyLog, Drive
+from applies.lines import Line
+from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive
 from applies.redact import short_token
 from applies.services import actions
 from applies.services.actions import ActionRefused, ReclaimItem, Refusal
@@ -88,10 +89,11 @@ def test_reclaim_of_a_queued_apply_starts_it() -> None:
     assert (log.old_state, log.new_state) == (A.PENDING, A.RUNNING)
 
 
-def test_reclaim_of_a_stopped_apply_with_a_start_request() -> None:
+def test_reclaim_of_a_stopped_apply_with_a_start_request(line: Line) -> None:
     apply = make_apply(A.STOPPED, start_request=RequestStatus.PENDING)
     assert actions.reclaim(apply.pk, actor=WHO, reason=WHY, **seen(apply)).ok
-    assert reload(apply).state == A.RUNNING
+    # b2349ea restarts a stopped apply as running, current upstream as resuming (#424).
+    assert reload(apply).state == line.stopped_apply_claim_state
 
 
 def refused(apply_id: int, **kwargs: Any) -> ActionRefused:
@@ -288,3 +290,15 @@ def test_two_operators_reclaiming_at_once_one_wins() -> None:
     assert sorted(outcomes) == ["changed", "won"] or sorted(outcomes) == ["not_claimable", "won"]
     assert ApplyLog.objects.using("schemabot").filter(apply_id=apply.pk).count() == 1
     assert Drive.objects.filter(apply_id=apply.pk).count() == 1
+
+
+def test_reclaim_of_a_multi_operation_apply_is_left_to_schemabot() -> None:
+    apply = make_apply(A.RUNNING)
+    ApplyOperation.objects.using("schemabot").create(
+        apply=apply, deployment="west", state=A.RUNNING
+    )
+    before = snapshot(apply)
+    caught = refused(apply.pk, **seen(apply))
+    assert caught.code is Refusal.NO_DRIVER
+    assert "SchemaBot's own operator claims it" in str(caught)
+    assert snapshot(apply) == before

@@ -14,6 +14,7 @@ import pytest
 from applies import claims, target_lock
 from applies.clauses import Clause
 from applies.dbclock import SecondsAgo
+from applies.lines import Line
 from applies.models import Apply, ApplyLog, ApplyOperation, Task
 from applies.services import fixes
 from applies.states import ApplyState, TaskState
@@ -267,36 +268,60 @@ def test_pointless_or_unexplained_fixes_are_refused(kwargs: dict[str, str], matc
 
 
 def failed_apply(completed_ago: int = 600) -> Apply:
-    apply = leased(A.FAILED, tasks=3, attempt=4)
+    apply = leased(A.FAILED, tasks=3, attempt=4, error_message="deploy request errored")
     Apply.objects.filter(pk=apply.pk).update(
         completed_at=SecondsAgo(completed_ago), updated_at=SecondsAgo(completed_ago)
+    )
+    ApplyOperation.objects.filter(apply_id=apply.pk).update(
+        error_message="deploy request errored", completed_at=SecondsAgo(completed_ago)
     )
     tasks = list(Task.objects.filter(apply_id=apply.pk).order_by("pk"))
     for task, state in zip(
         tasks, (TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED), strict=True
     ):
-        Task.objects.filter(pk=task.pk).update(state=state, completed_at=SecondsAgo(completed_ago))
+        Task.objects.filter(pk=task.pk).update(
+            state=state, completed_at=SecondsAgo(completed_ago), error_message="table failed"
+        )
     return reload(apply)
 
 
-def test_reapply_makes_a_recent_failure_retryable_and_the_retry_clause_takes_it() -> None:
+def test_reapply_makes_a_recent_failure_retryable_and_the_retry_clause_takes_it(
+    line: Line,
+) -> None:
     apply = failed_apply()
     result = fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply))
 
     row = reload(apply)
     assert (row.state, row.attempt, row.completed_at) == (A.FAILED_RETRYABLE, 0, None)
     assert (row.lease_owner, row.lease_token, row.lease_acquired_at) == ("", "", None)
-    assert row.updated_at == apply.updated_at
+    assert row.error_message == ""
+    # The heartbeat is NOW(), as upstream: the retry clause's freshness counts from it.
+    assert row.updated_at > apply.updated_at
     assert children(apply) == (
         [A.FAILED_RETRYABLE],
         [TaskState.COMPLETED, TaskState.FAILED_RETRYABLE, TaskState.FAILED_RETRYABLE],
     )
+    operation = operation_of(apply)
+    assert (operation.error_message, operation.completed_at) == (None, None)
+    assert operation.updated_at > apply.updated_at
+    retried = Task.objects.filter(apply_id=apply.pk, state=TaskState.FAILED_RETRYABLE)
+    assert set(retried.values_list("error_message", "completed_at")) == {(None, None)}
     [log] = audit_rows(apply)
     assert (log.old_state, log.new_state) == (A.FAILED, A.FAILED_RETRYABLE)
     assert meta(log)["previous_attempt"] == 4
     assert (result.operations, result.tasks) == (1, 2)
     claim = claims.claim_apply(apply.pk, "ternadmin/1")
     assert claim is not None and claim.clause is Clause.RETRY
+
+
+def test_reapply_of_a_failure_last_touched_long_ago_is_still_claimable() -> None:
+    # Completed recently, heartbeat old: a pinned heartbeat would leave the retry clause
+    # (updated within the freshness window) closed and expiry would fail it again.
+    apply = failed_apply()
+    Apply.objects.filter(pk=apply.pk).update(updated_at=SecondsAgo(3 * 86_400))
+    apply = reload(apply)
+    fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply))
+    assert claims.claim_apply(apply.pk, "ternadmin/1") is not None
 
 
 def test_set_state_to_retryable_is_a_reapply() -> None:
@@ -311,6 +336,44 @@ def test_reapply_refuses_an_old_failure() -> None:
         apply,
         fixes.FixRefused,
         "did not fail within the last 1d",
+        lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
+    )
+
+
+def test_reapply_refuses_a_failure_without_a_completion_time() -> None:
+    apply = failed_apply()
+    Apply.objects.filter(pk=apply.pk).update(completed_at=None, updated_at=SecondsAgo(600))
+    apply = reload(apply)
+    assert_refused(
+        apply,
+        fixes.FixRefused,
+        "has no failure completion time",
+        lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
+    )
+
+
+def test_reapply_refuses_an_apply_without_a_deployment() -> None:
+    apply = failed_apply()
+    Apply.objects.filter(pk=apply.pk).update(deployment="", updated_at=SecondsAgo(600))
+    apply = reload(apply)
+    assert_refused(
+        apply,
+        fixes.FixRefused,
+        "has no deployment",
+        lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
+    )
+
+
+@pytest.mark.parametrize("ended", [A.STOPPED, A.CANCELLED, A.REVERTED])
+def test_reapply_refuses_an_apply_with_an_ended_operation(ended: str) -> None:
+    apply = failed_apply()
+    ApplyOperation.objects.create(apply=apply, deployment="west", state=ended)
+    Apply.objects.filter(pk=apply.pk).update(updated_at=SecondsAgo(600))
+    apply = reload(apply)
+    assert_refused(
+        apply,
+        fixes.FixRefused,
+        "stopped, cancelled or reverted operation",
         lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
     )
 
@@ -334,6 +397,28 @@ def test_reapply_refuses_when_another_apply_is_active_on_the_target() -> None:
         "one active apply per target",
         lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
     )
+
+
+def test_reapply_refuses_when_an_active_apply_holds_one_of_its_operation_deployments(
+    line: Line,
+) -> None:
+    # Current upstream (#396) checks every deployment of the apply's operations; b2349ea only
+    # the parent's deployment.
+    apply = failed_apply()
+    ApplyOperation.objects.filter(apply_id=apply.pk).update(deployment="west")
+    make_apply(A.RUNNING, database_name=apply.database_name, deployment="west")
+    Apply.objects.filter(pk=apply.pk).update(updated_at=SecondsAgo(600))
+    apply = reload(apply)
+    if line.operation_targets:
+        assert_refused(
+            apply,
+            fixes.FixRefused,
+            "one active apply per target",
+            lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
+        )
+    else:
+        fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply))
+        assert reload(apply).state == A.FAILED_RETRYABLE
 
 
 # --- release lease -------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from django_q.models import Schedule
 
 from applies import brake
 from applies.checks import check_sweep
+from applies.lines import Line
 from applies.models import Apply, Drive, SweepRun
 from applies.recovery import take_drive
 from applies.schedules import SWEEP_SCHEDULE, ensure_schedules
 from applies.states import SETUP_PHASE_STATES, ApplyState
 from applies.sweep import run_sweep
-from tests.claim_fixtures import FRESH, STALE, make_apply, reload
+from tests.claim_fixtures import FRESH, STALE, make_apply, reload, request, rollout
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
 OWNER = "test-host/1/sweep"
@@ -178,3 +179,45 @@ def test_metrics_are_public_by_default_and_can_require_a_token(settings: Any) ->
     assert Client().get("/metrics").status_code == 401
     authorized = Client().get("/metrics", headers={"Authorization": "Bearer s3cret"})
     assert authorized.status_code == 200
+
+
+def test_an_operation_level_pass_records_the_operation_lease_on_the_drive() -> None:
+    apply = make_apply(ApplyState.VALIDATING_BRANCH)
+    run_sweep(owner=OWNER, claim_operations=True)
+    drive = Drive.objects.get(apply_id=apply.pk)
+    operation = apply.operations.get()
+    assert (drive.operation_id, drive.operation_lease_token) == (
+        operation.pk,
+        operation.lease_token,
+    )
+    assert drive.lease_token == reload(apply).lease_token != drive.operation_lease_token
+
+
+def test_an_operation_level_pass_reconciles_a_stranded_stop_first(line: Line) -> None:
+    older = make_apply(ApplyState.RUNNING)  # stale: the copy claim would take it
+    stranded, _ = rollout(ApplyState.PENDING, parent_state=ApplyState.RUNNING)
+    request(stranded, "stop")
+
+    report = run_sweep(owner=OWNER, claim_operations=True, limit=1)
+
+    [unit] = report.claimed
+    if line.stop_reconciliation:
+        assert (unit.apply_id, unit.path, unit.clause) == (
+            stranded.pk,
+            "stop_reconciliation",
+            "stop_reconciliation",
+        )
+        assert Drive.objects.get().clause == "stop_reconciliation"
+    else:
+        assert (unit.apply_id, unit.path) == (older.pk, "operation")
+
+
+def test_an_apply_level_pass_never_claims_a_multi_operation_apply(line: Line) -> None:
+    # An operation-scoped SchemaBot drive never heartbeats the parent: it looks stale.
+    rolling, _ = rollout(ApplyState.RUNNING, ApplyState.PENDING, age=STALE)
+    single = make_apply(ApplyState.RUNNING)
+
+    report = run_sweep(owner=OWNER)
+
+    assert [u.apply_id for u in report.claimed] == [single.pk]
+    assert reload(rolling).lease_token == ""

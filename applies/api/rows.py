@@ -36,6 +36,8 @@ class ClassificationOut(Schema):
     reason: str
     heartbeat_age_seconds: int
     claimable_in_seconds: int | None
+    claimed_by: str  # "ternadmin" (and SchemaBot's operator), "schemabot" only, or "" (no one)
+    unclaimed_alarm: bool  # claimable for too many sweep intervals: SchemaBot is not claiming
 
 
 class LeaseOut(Schema):
@@ -117,6 +119,7 @@ class OperationOut(Schema):
     state: str
     cutover_policy: str | None
     on_failure: str | None
+    claim_clause: str | None  # the operation claim that takes this row now, if any
     error_message: str | None
     lease: OperationLeaseOut
     heartbeat_age_seconds: int | None
@@ -133,6 +136,7 @@ def operation_out(operation: ApplyOperation, resume: selectors.ResumeState) -> O
         state=operation.state,
         cutover_policy=operation.cutover_policy,
         on_failure=operation.on_failure,
+        claim_clause=getattr(operation, "claim_clause", None),
         error_message=redact(operation.error_message) or None,
         lease=OperationLeaseOut(
             owner=operation.lease_owner,

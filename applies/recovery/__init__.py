@@ -21,6 +21,7 @@ from applies.leases import Lease, LeaseLost, holds
 from applies.models import Apply, Drive
 from applies.recovery.heartbeats import Heartbeat
 from applies.recovery.planetscale import DriveFailed, DriveStopped, drive_planetscale, fail_apply
+from applies.recovery.stop import DELIVERIES, deliver
 from applies.recovery.writer import DriveWriter
 from applies.vocabulary import Engine
 
@@ -42,7 +43,7 @@ def run_drive(drive_id: int) -> Drive | None:
         return None
     lease = Lease("applies", drive.apply_id, drive.lease_token, drive.owner)
     try:
-        outcome, end_state, message = _drive(drive, lease)
+        outcome, end_state, message = _drive(drive, lease, _operation_lease(drive))
     except Exception as exc:  # recorded; the apply stays claimable once stale
         logger.exception("drive %s of apply %s crashed", drive.pk, drive.apply_id)
         outcome, end_state, message = Outcome.ERROR, "", f"{type(exc).__name__}: {exc}"
@@ -55,7 +56,13 @@ def run_drive(drive_id: int) -> Drive | None:
     return drive
 
 
-def _drive(drive: Drive, lease: Lease) -> tuple[str, str, str]:
+def _operation_lease(drive: Drive) -> Lease | None:
+    if drive.operation_id is None or not drive.operation_lease_token:
+        return None
+    return Lease("apply_operations", drive.operation_id, drive.operation_lease_token, drive.owner)
+
+
+def _drive(drive: Drive, lease: Lease, operation_lease: Lease | None) -> tuple[str, str, str]:
     if not holds(lease):
         return Outcome.LEASE_LOST, "", "the lease was taken before the drive started"
     apply = Apply.objects.using(settings.SCHEMABOT_DATABASE).get(pk=drive.apply_id)
@@ -65,9 +72,13 @@ def _drive(drive: Drive, lease: Lease) -> tuple[str, str, str]:
     writer = DriveWriter(lease, operation.pk if operation else None)
     if apply.started_at is not None:
         writer.log(f"Recovering apply (heartbeat expired, was in {drive.claimed_state} state)")
-    with Heartbeat(lease, settings.TERNADMIN_HEARTBEAT_SECONDS) as heartbeat:
+    interval = settings.TERNADMIN_HEARTBEAT_SECONDS
+    with Heartbeat(lease, interval, operation_lease) as heartbeat:
         engine = PlanetScaleEngine.from_settings()
         try:
+            if drive.clause in DELIVERIES:  # a claim made to deliver a stop or a cancel
+                end = deliver(drive.clause, apply, operation, engine, writer)
+                return Outcome.COMPLETED, end, f"reached {end}"
             end = drive_planetscale(apply, engine, writer, heartbeat)
             return Outcome.COMPLETED, end, f"reached {end}"
         except (DriveStopped, LeaseLost) as exc:

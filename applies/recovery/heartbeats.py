@@ -1,6 +1,8 @@
-"""The drive's heartbeat: a thread that refreshes the apply's ``updated_at`` every few seconds.
+"""The drive's heartbeat: a thread that refreshes the apply's ``updated_at`` every few seconds,
+and the operation row's too when the claim leased one (SchemaBot's drives heartbeat the
+operation rows they hold: pkg/api/operator.go, ``ApplyOperationHeartbeatInterval``).
 
-When a heartbeat finds the lease gone (another claimer rotated the token), it sets ``lost``;
+When a heartbeat finds a lease gone (another claimer rotated the token), it sets ``lost``;
 the driver checks it between steps and while waiting, so it stops within one heartbeat and
 writes nothing more (every write is lease-guarded anyway).
 """
@@ -18,8 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    def __init__(self, lease: Lease, interval: float) -> None:
+    def __init__(self, lease: Lease, interval: float, operation: Lease | None = None) -> None:
         self.lease = lease
+        self.leases = [lease] if operation is None else [lease, operation]
         self.interval = interval
         self.lost = threading.Event()
         self._stop = threading.Event()
@@ -41,7 +44,8 @@ class Heartbeat:
         try:
             while not self._stop.wait(self.interval):
                 try:
-                    heartbeat(self.lease)
+                    for lease in self.leases:
+                        heartbeat(lease)
                 except LeaseLost:
                     self.lost.set()
                     return

@@ -30,6 +30,7 @@ from applies.engines.base import (
     deterministic_branch_name,
 )
 from applies.leases import LeaseLost
+from applies.lines import current_line
 from applies.models import Apply, ApplyControlRequest, ApplyOperation, Plan, Task
 from applies.recovery.crash import crash_point
 from applies.recovery.heartbeats import Heartbeat
@@ -150,6 +151,7 @@ def _check(ctx: DriveContext) -> None:
 
 
 def _move(ctx: DriveContext, new_state: str, **kwargs: object) -> None:
+    new_state = current_line().spelling(new_state)  # never a state the SchemaBot line lacks
     if ctx.state == new_state:
         return
     _check(ctx)

@@ -17,6 +17,7 @@ from django.db import connections, transaction
 from applies.clauses import quoted
 from applies.dbclock import now_sql
 from applies.leases import Lease, guarded_update
+from applies.lines import current_line
 from applies.models import ApplyLog
 from applies.states import (
     SETUP_PHASE_STATES,
@@ -89,6 +90,8 @@ class DriveWriter:
         started: bool = False,
     ) -> None:
         """Move the apply (and its operation and tasks) into ``new_state``, with a log row."""
+        line = current_line()
+        new_state = line.spelling(new_state)  # a state the SchemaBot line knows, or refused
         now = now_sql(connections[self.db].vendor)
         terminal = new_state in TERMINAL_APPLY_STATES
         with transaction.atomic(using=self.db):
@@ -112,7 +115,7 @@ class DriveWriter:
                     [new_state],
                     f"id = {int(self.operation_id)}",
                 )
-            task_state = task_state_for(new_state)
+            task_state = line.task_spelling(task_state_for(new_state))
             self._guarded_children(
                 "tasks",
                 f"state = %s, updated_at = {now}{extra}",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from applies.classify import Verdict
+from applies.classify import Verdict, unclaimed_alarm_after
 from applies.dbclock import AgeSeconds
 from applies.models import Brake, Drive, SweepRun
 from applies.selectors.counts import StateCounts, state_counts
@@ -47,6 +47,10 @@ class Dashboard:
     healthy: int
     sweep: SweepHealth
     not_progressing_after: int
+    # Claimable longer than the alarm allows: SchemaBot's operator is not claiming them.
+    unclaimed: list[LiveApply]
+    unclaimed_after: int  # seconds: TERNADMIN_UNCLAIMED_ALARM_INTERVALS sweep intervals
+    unclaimed_intervals: int
 
 
 def sweep_health() -> SweepHealth:
@@ -74,13 +78,17 @@ def dashboard() -> Dashboard:
     for item in rows:
         by_verdict[item.classification.classification].append(item)
     after = settings.TERNADMIN_NOT_PROGRESSING_SECONDS
+    stuck = _by_age(by_verdict[Verdict.CLAIMABLE_NOW])
     return Dashboard(
         counts=state_counts(found=found),
-        stuck=_by_age(by_verdict[Verdict.CLAIMABLE_NOW]),
+        stuck=stuck,
         wedged=_by_age(by_verdict[Verdict.WEDGED]),
         not_progressing=not_progressing(by_verdict[Verdict.HEALTHY], after),
         needs_human=sorted(by_verdict[Verdict.NEEDS_HUMAN], key=lambda item: item.apply.pk),
         healthy=len(by_verdict[Verdict.HEALTHY]),
         sweep=sweep_health(),
         not_progressing_after=after,
+        unclaimed=[item for item in stuck if item.classification.unclaimed_alarm],
+        unclaimed_after=unclaimed_alarm_after(),
+        unclaimed_intervals=settings.TERNADMIN_UNCLAIMED_ALARM_INTERVALS,
     )

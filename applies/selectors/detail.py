@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models.expressions import RawSQL
 
 from applies import states
 from applies.classify import Classification, Verdict, annotate_for_classification, classify
+from applies.clauses import operation_claim_case
+from applies.db import vendor
 from applies.dbclock import AgeSeconds
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive, Plan, Task
 from applies.selectors.engine import ResumeState, resume_state
@@ -58,7 +61,8 @@ def reclaim_possible(apply: Apply, verdict: Classification) -> Possible:
     if apply.engine not in settings.TERNADMIN_ENGINES:
         return Possible(False, f"ternadmin has no driver for engine {apply.engine}.")
     if verdict.classification is Verdict.CLAIMABLE_NOW:
-        return Possible(True, verdict.reason)
+        # Claimable, but perhaps only by SchemaBot's operator (the reason says why).
+        return Possible(verdict.claimed_by == "ternadmin", verdict.reason)
     return Possible(False, verdict.reason)
 
 
@@ -94,7 +98,11 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
     operations = list(
         ApplyOperation.objects.using(db)
         .filter(apply_id=apply_id)
-        .annotate(heartbeat_age=AgeSeconds("updated_at"))
+        .annotate(
+            heartbeat_age=AgeSeconds("updated_at"),
+            # The operation claim that takes the row now, by the claim paths' own SQL.
+            claim_clause=RawSQL(operation_claim_case(vendor()), []),
+        )
         .order_by("created_at", "id")
     )
     timeline = list(

@@ -19,6 +19,7 @@ from django.db.models import Count, Min
 from applies import states
 from applies.classify import Classification, Verdict, live
 from applies.dbclock import AgeSeconds
+from applies.lines import current_line
 from applies.models import Apply, Task
 
 # The columns the console shows for an apply in a list.
@@ -102,10 +103,11 @@ def not_progressing(healthy: Sequence[LiveApply], after_seconds: int) -> list[Id
     """Healthy applies held by a live driver whose tasks have not changed for
     ``after_seconds`` (task rows are written only when progress moves; heartbeats go to the
     apply and operation rows). States that idle by design are left out."""
+    line = current_line()
     watched = {
         item.apply.pk: item
         for item in healthy
-        if states.apply_state(item.apply.state).claimable_when_stale
+        if line.claimable(item.apply.state)
         and not states.apply_state(item.apply.state).idles_by_design
     }
     if not watched:

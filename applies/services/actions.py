@@ -31,7 +31,8 @@ from applies.claims import ApplyClaim, claim_apply
 from applies.classify import Verdict, classify, duration
 from applies.dbclock import DbNow
 from applies.drives import launch_drive
-from applies.models import Apply, ApplyControlRequest
+from applies.lines import current_line
+from applies.models import Apply, ApplyControlRequest, ApplyOperation
 from applies.redact import short_token
 from applies.services.audit import audit
 from applies.states import ApplyState
@@ -181,6 +182,13 @@ def reclaim(
         raise ActionRefused(
             f"ternadmin has no driver for engine {seen.engine or '(none)'}", code=Refusal.NO_DRIVER
         )
+    operations = ApplyOperation.objects.using(_db()).filter(apply_id=apply_id)
+    if len(operations.values_list("pk", flat=True)[:2]) > 1:
+        raise ActionRefused(
+            "ternadmin has no driver for a multi-operation apply: SchemaBot's own operator "
+            "claims it",
+            code=Refusal.NO_DRIVER,
+        )
     with _locked(seen):
         check_seen(_read(apply_id, lock=True), seen_state, seen_token)
         claim = claim_apply(apply_id, console_owner(actor), engines=settings.TERNADMIN_ENGINES)
@@ -205,20 +213,13 @@ def reclaim(
 def _why_not_claimable(apply_id: int) -> str:
     apply = _read(apply_id)
     verdict = classify(apply)
-    info = states.apply_state(apply.state)
-    if verdict.classification is Verdict.HEALTHY and info.claimable_when_stale:
+    if verdict.classification is Verdict.HEALTHY and current_line().claimable(apply.state):
         left = verdict.claimable_in_seconds
         return (
             f"heartbeat is fresh ({duration(verdict.heartbeat_age_seconds)}): a driver holds it; "
             f"if it stops, it becomes claimable in {duration(left)}"
         )
-    if apply.state == ApplyState.STOPPED and other_active_apply_exists(
-        apply_id=apply.pk,
-        database=apply.database_name,
-        database_type=apply.database_type,
-        environment=apply.environment,
-        deployment=apply.deployment,
-    ):
+    if apply.state == ApplyState.STOPPED and other_active_apply_exists(apply, current_line()):
         return (
             "start refused: another active apply exists for "
             f"{apply.database_name}/{apply.database_type}/{apply.environment}"

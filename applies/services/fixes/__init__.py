@@ -28,11 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from applies import states
-from applies.classify import duration
 from applies.dbclock import DbNow
 from applies.models import Apply
 from applies.redact import short_token
@@ -43,6 +41,7 @@ from applies.services.fixes.children import (
     check_children_agree,
     derived_state,
     finish_children,
+    require_reappliable,
     retry_children,
 )
 from applies.services.fixes.rows import (
@@ -132,7 +131,7 @@ def set_state(
         raise FixRefused(f"“{new_state}” is not a registered state; nothing was written.")
     require_who_and_why(actor, reason)
     seen = Seen(seen_state, seen_token, seen_updated_at, live_confirmed=confirm_live)
-    if info.value == A.FAILED_RETRYABLE:
+    if info.value == A.FAILED_RETRYABLE:  # SchemaBot's reapply: its heartbeat is always NOW()
         return reapply_failed(
             apply_id,
             actor=actor,
@@ -140,7 +139,6 @@ def set_state(
             seen_state=seen_state,
             seen_updated_at=seen_updated_at,
             seen_token=seen_token,
-            reset_heartbeat=reset_heartbeat,
         )
 
     def change(row: Apply) -> _Change:
@@ -203,37 +201,32 @@ def reapply_failed(
     seen_state: str,
     seen_updated_at: datetime,
     seen_token: str,
-    reset_heartbeat: bool = False,
 ) -> FixResult:
     """SchemaBot's ``ReapplyFailed`` (#591): a recent ``failed`` apply back to the retry clause.
 
-    Only a ``failed`` apply completed within ``TERNADMIN_RETRY_FRESHNESS_SECONDS``, and only
-    while no other apply is active on its target (checked under the target lock). The apply
-    becomes ``failed_retryable`` with ``attempt`` 0, no lease and no ``completed_at``; its
-    ``failed`` operations become ``failed_retryable``, and so do the failed or cancelled tasks
-    of those operations (and tasks that belong to no operation).
+    As upstream (pkg/storage/mysqlstore/applies.go): only a ``failed`` apply that completed
+    within ``TERNADMIN_RETRY_FRESHNESS_SECONDS``, with a deployment, none of whose operations
+    was stopped, cancelled or reverted, and only while no other apply is active on its target
+    (checked under the target lock). The apply becomes ``failed_retryable`` with ``attempt`` 0,
+    no error, no lease, no ``completed_at`` and a heartbeat of ``NOW()`` (the retry clause
+    counts freshness from it); its ``failed`` operations, and the failed or cancelled tasks of
+    those operations (and tasks that belong to no operation), become ``failed_retryable`` with
+    their errors cleared.
     """
     require_who_and_why(actor, reason)
     seen = Seen(seen_state, seen_token, seen_updated_at)
 
     def change(row: Apply) -> _Change:
-        if row.state != A.FAILED:
-            raise FixRefused(f"Only a failed apply can be reapplied; {row} is {row.state}.")
-        if not row.completed_recently:  # type: ignore[attr-defined]
-            window = duration(settings.TERNADMIN_RETRY_FRESHNESS_SECONDS)
-            raise FixRefused(
-                f"{row} did not fail within the last {window} (completed_at "
-                f"{row.completed_at or 'unset'}): SchemaBot reapplies only recent failures."
-            )
-        values = taken_from_driver(reset_heartbeat)
-        values.update(attempt=0, completed_at=None)
+        require_reappliable(row)
+        values = taken_from_driver(reset_heartbeat=True)
+        values.update(attempt=0, completed_at=None, error_message="")
         return _Change(
             new_state=A.FAILED_RETRYABLE,
             apply_values=values,
             message=f"Reapplied by hand: {A.FAILED} → {A.FAILED_RETRYABLE}, attempt reset to 0",
             what=f"reapplied ({A.FAILED} → {A.FAILED_RETRYABLE}, attempt 0)",
-            children=lambda r: retry_children(r, reset_heartbeat),
-            details=_flags(row, False, reset_heartbeat) | {"previous_attempt": row.attempt},
+            children=retry_children,
+            details=_flags(row, False, True) | {"previous_attempt": row.attempt},
         )
 
     return _fix(apply_id, seen, actor, reason, change, lock_target=True)

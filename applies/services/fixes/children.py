@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 
 from applies import states
+from applies.classify import duration
 from applies.dbclock import DbNow
 from applies.models import Apply, ApplyOperation, Task
 from applies.services.fixes.rows import FixRefused, db, taken_from_driver
@@ -91,17 +93,63 @@ def finish_children(row: Apply, new_state: str, reset_heartbeat: bool) -> tuple[
     return operations, tasks
 
 
-def retry_children(row: Apply, reset_heartbeat: bool) -> tuple[int, int]:
-    """Failed operations, and the failed or cancelled tasks they own, back to retryable."""
+# Operations a reapply refuses: their work was deliberately ended, not failed (upstream
+# rejectNonReappliableOperations).
+_NOT_REAPPLIABLE = (A.STOPPED, A.CANCELLED, A.REVERTED)
+
+
+def require_reappliable(row: Apply) -> None:
+    """Refuse what SchemaBot's ``ReapplyFailed`` refuses; nothing is written."""
+    if row.state != A.FAILED:
+        raise FixRefused(f"Only a failed apply can be reapplied; {row} is {row.state}.")
+    if row.completed_at is None:
+        raise FixRefused(
+            f"{row} has no failure completion time: SchemaBot does not reapply it; create a "
+            "new apply instead. Nothing was written."
+        )
+    if not row.completed_recently:  # type: ignore[attr-defined]
+        window = duration(settings.TERNADMIN_RETRY_FRESHNESS_SECONDS)
+        raise FixRefused(
+            f"{row} did not fail within the last {window} (completed_at {row.completed_at}): "
+            "SchemaBot reapplies only recent failures. Nothing was written."
+        )
+    if not row.deployment:
+        raise FixRefused(
+            f"{row} has no deployment: SchemaBot reapplies only an apply whose target is "
+            "complete; create a new apply instead. Nothing was written."
+        )
+    ended = (
+        ApplyOperation.objects.using(db())
+        .filter(apply_id=row.pk, state__in=_NOT_REAPPLIABLE)
+        .count()
+    )
+    if ended:
+        raise FixRefused(
+            f"{row} has {ended} stopped, cancelled or reverted operation(s): SchemaBot does "
+            "not reapply it; create a new apply instead. Nothing was written."
+        )
+
+
+def retry_children(row: Apply) -> tuple[int, int]:
+    """Failed operations, and the failed or cancelled tasks they own (or that belong to no
+    operation), back to retryable with their errors cleared and a fresh heartbeat."""
     failed = ApplyOperation.objects.using(db()).filter(apply_id=row.pk, state=A.FAILED)
     failed_ids = list(failed.values_list("pk", flat=True))
-    operations = failed.update(
-        state=A.FAILED_RETRYABLE, completed_at=None, **taken_from_driver(reset_heartbeat)
-    )
     tasks = (
         Task.objects.using(db())
         .filter(apply_id=row.pk, state__in=(TaskState.FAILED, TaskState.CANCELLED))
         .filter(Q(apply_operation_id__in=failed_ids) | Q(apply_operation_id__isnull=True))
-        .update(state=TaskState.FAILED_RETRYABLE, completed_at=None, updated_at=DbNow())
+        .update(
+            state=TaskState.FAILED_RETRYABLE,
+            error_message=None,
+            completed_at=None,
+            updated_at=DbNow(),
+        )
+    )
+    operations = failed.update(
+        state=A.FAILED_RETRYABLE,
+        error_message=None,
+        completed_at=None,
+        **taken_from_driver(reset_heartbeat=True),
     )
     return operations, tasks

@@ -14,6 +14,7 @@ from django.db.models.expressions import Combinable
 from applies import states
 from applies.classify import duration
 from applies.dbclock import AgeSeconds, DbNow, SecondsAgo
+from applies.lines import current_line
 from applies.models import Apply
 from applies.redact import short_token
 from applies.target_lock import other_active_apply_exists
@@ -108,13 +109,7 @@ def require_target_free(row: Apply, target: Apply) -> None:
     where = (row.database_name, row.database_type, row.environment)
     if where != (target.database_name, target.database_type, target.environment):
         raise RowChanged(f"{row} moved to another target meanwhile; nothing was written.")
-    if other_active_apply_exists(
-        apply_id=row.pk,
-        database=row.database_name,
-        database_type=row.database_type,
-        environment=row.environment,
-        deployment=row.deployment,
-    ):
+    if other_active_apply_exists(row, current_line()):
         holder = active_holder(row)
         raise FixRefused(
             f"Another active apply ({holder}) holds {row.database_name}/{row.database_type}/"

@@ -1,0 +1,153 @@
+"""What a drive writes follows the SchemaBot line, heartbeats the operation row it holds, and
+delivers a stop or a cancel it was claimed for without starting any engine work."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from applies.engines.base import BranchTarget, DeployRequest
+from applies.leases import Lease
+from applies.lines import Line
+from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Task
+from applies.recovery.heartbeats import Heartbeat
+from applies.recovery.stop import deliver
+from applies.recovery.writer import DriveWriter
+from applies.states import ApplyState, TaskState
+from tests.claim_fixtures import make_apply, operation_of, reload, request
+from tests.factories import set_heartbeat_age
+
+pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
+
+A = ApplyState
+TOKEN = "d21ve000-0000-4000-8000-000000000001"
+
+
+def held(state: str, **fields: Any) -> tuple[Apply, DriveWriter]:
+    """An apply this test's drive holds by lease, and the drive's writer."""
+    apply = make_apply(state, **fields)
+    Apply.objects.using("schemabot").filter(pk=apply.pk).update(lease_token=TOKEN)
+    lease = Lease("applies", apply.pk, TOKEN, "ternadmin-test/1/drive")
+    return reload(apply), DriveWriter(lease, operation_of(apply).pk)
+
+
+# --- the line decides the words a drive writes ---------------------------------------------------
+
+
+def test_a_drive_writes_the_state_the_line_calls_reverting(line: Line) -> None:
+    apply, writer = held(A.REVERT_WINDOW)
+    writer.transition(A.REVERT_WINDOW, A.REVERTING)
+    # b2349ea maps a reverting deploy request to running (deployStateToEngineState@b2349ea).
+    expected = A.REVERTING if line.knows(A.REVERTING) else A.RUNNING
+    assert reload(apply).state == expected
+    assert operation_of(apply).state == expected
+    assert set(
+        Task.objects.using("schemabot").filter(apply=apply).values_list("state", flat=True)
+    ) == {expected}
+    log = ApplyLog.objects.using("schemabot").get(apply=apply)
+    assert log.new_state == expected
+
+
+def test_a_state_the_line_has_no_word_for_is_refused_and_nothing_is_written(
+    settings: Any,
+) -> None:
+    settings.TERNADMIN_SCHEMABOT_LINE = "b2349ea"
+    apply, writer = held(A.RUNNING)
+    with pytest.raises(ValueError, match="SchemaBot b2349ea has no state 'paused'"):
+        writer.transition(A.RUNNING, A.PAUSED)
+    assert reload(apply).state == A.RUNNING
+    assert not ApplyLog.objects.using("schemabot").filter(apply=apply).exists()
+
+
+# --- heartbeats of the operation row --------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "schemabot"])
+def test_the_heartbeat_refreshes_the_operation_row_it_holds() -> None:
+    apply = make_apply(A.RUNNING, age=300)
+    operation = operation_of(apply)
+    Apply.objects.using("schemabot").filter(pk=apply.pk).update(lease_token=TOKEN)
+    ApplyOperation.objects.using("schemabot").filter(pk=operation.pk).update(lease_token=TOKEN)
+    set_heartbeat_age(apply, 300)
+    set_heartbeat_age(operation, 300)
+    apply_lease = Lease("applies", apply.pk, TOKEN, "me")
+    operation_lease = Lease("apply_operations", operation.pk, TOKEN, "me")
+
+    with Heartbeat(apply_lease, 0.05, operation_lease) as beat:
+        deadline = time.monotonic() + 10
+        while operation_of(apply).updated_at <= operation.updated_at:
+            assert time.monotonic() < deadline, "the operation row's heartbeat never moved"
+            time.sleep(0.05)
+        assert not beat.lost.is_set()
+    assert reload(apply).updated_at > apply.updated_at
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "schemabot"])
+def test_losing_the_operation_lease_stops_the_drive() -> None:
+    apply = make_apply(A.RUNNING)
+    operation = operation_of(apply)
+    Apply.objects.using("schemabot").filter(pk=apply.pk).update(lease_token=TOKEN)
+    ApplyOperation.objects.using("schemabot").filter(pk=operation.pk).update(lease_token="peer")
+    leases = (
+        Lease("applies", apply.pk, TOKEN, "me"),
+        Lease("apply_operations", operation.pk, TOKEN, "me"),
+    )
+    with Heartbeat(leases[0], 0.05, leases[1]) as beat:
+        assert beat.lost.wait(10)
+
+
+# --- delivering a stop or a cancel ---------------------------------------------------------------
+
+
+class RecordingEngine:
+    """Only what a delivery may call; anything else would fail the test loudly."""
+
+    def __init__(self) -> None:
+        self.cancelled: list[tuple[str, int]] = []
+
+    def cancel(self, target: BranchTarget, number: int) -> DeployRequest:
+        self.cancelled.append((target.branch, number))
+        return None  # type: ignore[return-value]
+
+    def find_open_deploy_request(self, target: BranchTarget) -> None:
+        return None
+
+
+def test_a_stop_reconciliation_cancels_the_deploy_request_and_stops_the_rows(
+    settings: Any,
+) -> None:
+    settings.TERNADMIN_SCHEMABOT_LINE = "current"
+    apply, writer = held(A.RUNNING)
+    ApplyOperation.objects.using("schemabot").filter(apply=apply).update(
+        state=A.PENDING, engine_resume_metadata={"branch_name": "b-1", "deploy_request_id": 7}
+    )
+    request(apply, "stop")
+    engine = RecordingEngine()
+
+    end = deliver("stop_reconciliation", apply, operation_of(apply), engine, writer)  # type: ignore[arg-type]
+
+    assert end == A.STOPPED and engine.cancelled == [("b-1", 7)]
+    row = reload(apply)
+    assert (row.state, row.completed_at) == (A.STOPPED, None)
+    assert operation_of(apply).state == A.STOPPED
+    tasks = Task.objects.using("schemabot").filter(apply=apply)
+    assert set(tasks.values_list("state", flat=True)) == {TaskState.STOPPED}
+    stop = ApplyControlRequest.objects.using("schemabot").get(apply=apply, operation="stop")
+    assert stop.status == "completed"
+
+
+def test_a_cancel_delivery_without_a_deploy_request_touches_no_engine(settings: Any) -> None:
+    settings.TERNADMIN_SCHEMABOT_LINE = "current"
+    apply, writer = held(A.STOPPED)
+    request(apply, "cancel")
+    engine = RecordingEngine()
+
+    end = deliver("stopped_cancel", apply, operation_of(apply), engine, writer)  # type: ignore[arg-type]
+
+    assert end == A.CANCELLED and engine.cancelled == []
+    row = reload(apply)
+    assert row.state == A.CANCELLED and row.completed_at is not None
+    cancel = ApplyControlRequest.objects.using("schemabot").get(apply=apply, operation="cancel")
+    assert cancel.status == "completed"
