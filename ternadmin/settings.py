@@ -188,6 +188,10 @@ PLANETSCALE_TIMEOUT_SECONDS = config.env_int(
 )
 PLANETSCALE_MAX_RETRIES = config.env_int(ENV, "PLANETSCALE_MAX_RETRIES", default=4, minimum=0)
 PLANETSCALE_BACKOFF_SECONDS = engine_config.env_float(ENV, "PLANETSCALE_BACKOFF_SECONDS", 0.5)
+# Branch passwords the driver creates for its DDL expire on their own after this long.
+PLANETSCALE_PASSWORD_TTL_SECONDS = config.env_int(
+    ENV, "PLANETSCALE_PASSWORD_TTL_SECONDS", default=600, minimum=60
+)
 # --- End of engines ----------------------------------------------------------------------------
 
 # --- Console ---------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from applies.engines.base import DeployRequestState, missing_statements
 from applies.engines.localscale.models import Branch, Clock, DeployRequest
+from applies.engines.localscale.statements import missing_statements
+from applies.engines.planetscale.types import DeployRequestState
 
 _DR = DeployRequestState
 MAIN_BRANCH = "main"

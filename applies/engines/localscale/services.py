@@ -14,15 +14,11 @@ from typing import Any, TypeGuard
 from django.db.models import Max
 from django.utils import timezone
 
-from applies.engines.base import (
-    DeployRequestState,
-    is_open,
-    missing_statements,
-    normalize_statement,
-)
 from applies.engines.localscale import machine
 from applies.engines.localscale.machine import MAIN_BRANCH, Reading
 from applies.engines.localscale.models import Branch, Call, Clock, DeployRequest, Fault
+from applies.engines.localscale.statements import missing_statements, normalize_statement
+from applies.engines.planetscale.types import DeployRequestState, is_open
 
 _DR = DeployRequestState
 _BRANCH_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")

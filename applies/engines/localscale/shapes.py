@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from applies.engines.base import DeployRequestState, is_open
 from applies.engines.localscale.machine import lint_errors
 from applies.engines.localscale.models import Branch, DeployRequest
+from applies.engines.planetscale.types import DeployRequestState, is_open
 
 
 def timestamp(value: datetime | None) -> str | None:

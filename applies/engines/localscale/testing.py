@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from applies.engines.planetscale import PlanetScaleConfig
+from applies.engines.planetscale.config import PlanetScaleConfig
 
 TEST_ORGANIZATION = "ternadmin-test"
 TEST_TOKEN_ID = "localscale-test"
@@ -33,8 +33,6 @@ def fast_config(url: str, **overrides: Any) -> PlanetScaleConfig:
         "max_retries": 3,
         "backoff_seconds": 0.01,
         "backoff_cap_seconds": 0.05,
-        "branch_poll_seconds": 0.02,
-        "branch_ready_timeout_seconds": 10.0,
     }
     values.update(overrides)
     return PlanetScaleConfig(**values)
