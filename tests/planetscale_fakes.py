@@ -9,6 +9,7 @@ a keyspace VSchema (``raw``), a deploy request (``number``, ``state``, ``deploym
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,8 @@ from applies.engines.planetscale.transport import Transport
 
 ORG = "acme"
 DATABASE = "shop_db"
-PREFIX = f"/v1/organizations/{ORG}/databases/{DATABASE}/"
+# Any database: the driver tests use the apply's own database name.
+PREFIX = re.compile(rf"^/v1/organizations/{ORG}/databases/[^/]+/")
 TOKEN = "pscale_tkn_secret-0123456789"
 Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
 
@@ -74,7 +76,7 @@ class FakeAPI:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        path = request.url.path.removeprefix(PREFIX)
+        path = PREFIX.sub("", request.url.path)
         replies = self.routes.get((request.method, path))
         if not replies:
             return httpx.Response(404, json={"code": "not_found", "message": "Not Found"})
@@ -83,9 +85,7 @@ class FakeAPI:
 
     def calls(self, method: str, path: str) -> list[httpx.Request]:
         return [
-            r
-            for r in self.requests
-            if r.method == method and r.url.path.removeprefix(PREFIX) == path
+            r for r in self.requests if r.method == method and PREFIX.sub("", r.url.path) == path
         ]
 
     def body(self, request: httpx.Request) -> Any:
