@@ -133,7 +133,7 @@ class Builder:
         return (
             a.id, a.plan_identifier, db.name, db.database_type, spec.target.deployment, "",
             db.repository, a.pull_request, f"schema/{db.name}", spec.target.environment,
-            db.schema_files, self._plan_data(db, a.changes), head_sha, created,
+            db.desired(a.changes), self._plan_data(db, a.changes), head_sha, created,
         )  # fmt: skip
 
     @staticmethod
