@@ -190,7 +190,7 @@ PLANETSCALE_MAX_RETRIES = config.env_int(ENV, "PLANETSCALE_MAX_RETRIES", default
 PLANETSCALE_BACKOFF_SECONDS = engine_config.env_float(ENV, "PLANETSCALE_BACKOFF_SECONDS", 0.5)
 # Branch passwords the driver creates for its DDL expire on their own after this long.
 PLANETSCALE_PASSWORD_TTL_SECONDS = config.env_int(
-    ENV, "PLANETSCALE_PASSWORD_TTL_SECONDS", default=600, minimum=60
+    ENV, "PLANETSCALE_PASSWORD_TTL_SECONDS", default=600, minimum=1
 )
 # --- End of engines ----------------------------------------------------------------------------
 
