@@ -76,7 +76,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "applies",
-    "applies.engines.localscale",
+    "localscale",
 ]
 
 MIDDLEWARE = [

@@ -24,15 +24,15 @@ from applies.engines.base import (
     PlanetScaleMetadata,
     deterministic_branch_name,
 )
-from applies.engines.localscale.models import Branch, Call, Fault
-from applies.engines.localscale.server import serve_in_thread
-from applies.engines.localscale.testing import (
+from applies.engines.planetscale import PlanetScaleEngine
+from localscale.models import Branch, Call, Fault
+from localscale.server import serve_in_thread
+from localscale.testing import (
     AUTHORIZATION,
     TEST_ORGANIZATION,
     LocalScaleAdmin,
     fast_config,
 )
-from applies.engines.planetscale import PlanetScaleEngine
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "schemabot"])
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from applies.engines.base import BranchTarget
-from applies.engines.localscale.testing import AUTHORIZATION, fast_config
 from applies.engines.planetscale import PlanetScaleEngine
+from localscale.testing import AUTHORIZATION, fast_config
 from tests.helpers import REPO_ROOT, clean_environ, free_port, run_manage
 
 

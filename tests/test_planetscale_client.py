@@ -21,9 +21,9 @@ from applies.engines.base import (
     EngineRejected,
     EngineUnavailable,
 )
-from applies.engines.localscale.server import serve_in_thread
-from applies.engines.localscale.testing import TEST_TOKEN, LocalScaleAdmin, fast_config
 from applies.engines.planetscale import PlanetScaleConfig, PlanetScaleEngine
+from localscale.server import serve_in_thread
+from localscale.testing import TEST_TOKEN, LocalScaleAdmin, fast_config
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "schemabot"])

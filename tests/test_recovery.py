@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from applies.demo.fresh import create_fresh_apply
-from applies.engines.localscale.calls import call_stats
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation
 from applies.states import ApplyState
+from localscale.calls import call_stats
 from tests.helpers import REPO_ROOT
 from tests.live_processes import engine_env, serve_emulator
 
@@ -241,8 +241,8 @@ def test_a_deferred_deploy_waits_for_a_start_or_stop_request(
 
 def test_a_deploy_request_number_of_another_branch_is_never_followed(emulator: int) -> None:
     from applies.engines.base import BranchTarget
-    from applies.engines.localscale.testing import fast_config
     from applies.engines.planetscale import PlanetScaleEngine
+    from localscale.testing import fast_config
 
     apply = create_fresh_apply("planetscale")
     neighbour = BranchTarget(

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from applies.engines.base import DeployRequestState, missing_statements
-from applies.engines.localscale.models import Branch, Clock, DeployRequest
+from localscale.models import Branch, Clock, DeployRequest
 
 _DR = DeployRequestState
 MAIN_BRANCH = "main"

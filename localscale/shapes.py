@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import quote
 
 from applies.engines.base import DeployRequestState, is_open
-from applies.engines.localscale.machine import lint_errors
-from applies.engines.localscale.models import Branch, DeployRequest
+from localscale.machine import lint_errors
+from localscale.models import Branch, DeployRequest
 
 
 def timestamp(value: datetime | None) -> str | None:

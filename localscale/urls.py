@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path, re_path
 
-from applies.engines.localscale import services, views
-from applies.engines.localscale.models import CallKind as K
+from localscale import services, views
+from localscale.models import CallKind as K
 
 _DB = "v1/organizations/<str:org>/databases/<str:db>/"
 _DR = _DB + "deploy-requests/<int:number>"

@@ -18,12 +18,12 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from applies.engines.localscale import services
-from applies.engines.localscale.calls import add_fault, call_stats, record_call, take_fault
-from applies.engines.localscale.machine import Reading, read_clock
-from applies.engines.localscale.models import Call, CallKind, Clock, Fault
-from applies.engines.localscale.services import ApiError
-from applies.engines.localscale.shapes import (
+from localscale import services
+from localscale.calls import add_fault, call_stats, record_call, take_fault
+from localscale.machine import Reading, read_clock
+from localscale.models import Call, CallKind, Clock, Fault
+from localscale.services import ApiError
+from localscale.shapes import (
     branch_json,
     deploy_request_json,
     schema_json,

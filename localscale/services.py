@@ -20,9 +20,9 @@ from applies.engines.base import (
     missing_statements,
     normalize_statement,
 )
-from applies.engines.localscale import machine
-from applies.engines.localscale.machine import MAIN_BRANCH, Reading
-from applies.engines.localscale.models import Branch, Call, Clock, DeployRequest, Fault
+from localscale import machine
+from localscale.machine import MAIN_BRANCH, Reading
+from localscale.models import Branch, Call, Clock, DeployRequest, Fault
 
 _DR = DeployRequestState
 _BRANCH_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")

@@ -13,10 +13,10 @@ from django.core.management import CommandError
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
-from applies.engines.localscale import services
-from applies.engines.localscale.calls import call_stats
-from applies.engines.localscale.models import Clock
-from applies.engines.localscale.server import make_localscale_server, server_url
+from localscale import services
+from localscale.calls import call_stats
+from localscale.models import Clock
+from localscale.server import make_localscale_server, server_url
 
 
 class Command(BaseCommand):

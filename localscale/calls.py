@@ -10,8 +10,8 @@ from typing import Any
 from django.db.models import Count, F
 from django.utils import timezone
 
-from applies.engines.localscale.models import Call, CallKind, Fault
-from applies.engines.localscale.services import ApiError
+from localscale.models import Call, CallKind, Fault
+from localscale.services import ApiError
 
 # The statistic each kind of call is counted under, per apply identifier.
 STAT_NAMES: dict[str, str] = {

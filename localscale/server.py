@@ -27,7 +27,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 from django.http import HttpRequest, HttpResponseBase
 
-URLCONF = "applies.engines.localscale.urls"
+URLCONF = "localscale.urls"
 logger = logging.getLogger(__name__)
 
 
