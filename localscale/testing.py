@@ -84,6 +84,11 @@ class LocalScaleAdmin:
     def reset(self) -> None:
         self._call("POST", "admin/reset")
 
+    def seed(self, organization: str, database: str, keyspaces: dict[str, Any]) -> list[str]:
+        """Give a database's main branch its keyspaces: ``{name: {"tables": [DDL], "vschema"}}``."""
+        body = {"organization": organization, "database": database, "keyspaces": keyspaces}
+        return list(self._call("POST", "admin/databases", body)["keyspaces"])
+
     def stats(self) -> dict[str, dict[str, int]]:
         return dict(self._call("GET", "admin/stats"))
 

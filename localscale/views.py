@@ -3,7 +3,7 @@
 Every call needs an ``Authorization: <id>:<token>`` header (401 otherwise; the value is never
 stored or echoed). API calls (``/v1/…``) first consult the fault rules, then run in one
 transaction holding their database's lock, then are logged with the ``X-Ternadmin-Apply``
-header that says which apply made them.
+header that says which apply made them. Expired branch passwords are dropped first, every call.
 """
 
 from __future__ import annotations
@@ -18,19 +18,23 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from localscale import services
-from localscale.calls import add_fault, call_stats, record_call, take_fault
-from localscale.machine import Reading, read_clock
-from localscale.models import Call, CallKind, Clock, Fault
-from localscale.services import ApiError
+from localscale import branches, deploys, front, passwords
+from localscale.calls import record_call, take_fault
+from localscale.clock import Reading, read_clock
+from localscale.errors import ApiError
+from localscale.models import CallKind, Fault
 from localscale.shapes import (
     branch_json,
     deploy_request_json,
+    keyspace_json,
+    page,
+    password_json,
     schema_json,
-    timestamp,
+    vschema_json,
 )
 
 APPLY_HEADER = "X-Ternadmin-Apply"
+DEPLOY_REQUEST_ERROR = "deploy_request_error"
 View = Callable[..., HttpResponse]
 
 
@@ -45,23 +49,25 @@ class Context:
     query: dict[str, str]
     apply_identifier: str
     base_url: str
+    mysql_address: str
+    effect: str  # a fault rule's effect on this call ('' for none)
 
 
-Handler = Callable[..., tuple[int, dict[str, Any]]]
+Handler = Callable[..., tuple[int, dict[str, Any] | None]]
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"code": code, "message": message}, status=status)
 
 
-def _unauthorized(request: HttpRequest) -> JsonResponse | None:
+def unauthorized(request: HttpRequest) -> JsonResponse | None:
     token_id, _, token = request.headers.get("Authorization", "").partition(":")
     if token_id.strip() and token.strip():
         return None
     return error(401, "unauthorized", "Authorization must be '<service token id>:<token>'.")
 
 
-def _payload(request: HttpRequest) -> dict[str, Any]:
+def payload_of(request: HttpRequest) -> dict[str, Any]:
     if not request.body:
         return {}
     try:
@@ -73,12 +79,11 @@ def _payload(request: HttpRequest) -> dict[str, Any]:
     return payload
 
 
-def _base_url(request: HttpRequest) -> str:
+def _host(request: HttpRequest) -> str:
     # Not request.get_host(): the emulator answers on any address it is bound to.
-    host = request.META.get("HTTP_HOST") or (
+    return request.META.get("HTTP_HOST") or (
         f"{request.META.get('SERVER_NAME')}:{request.META.get('SERVER_PORT')}"
     )
-    return f"{request.scheme}://{host}"
 
 
 # --- API calls --------------------------------------------------------------------------------
@@ -89,7 +94,7 @@ def endpoint(**handlers: tuple[Handler, CallKind]) -> View:
 
     @csrf_exempt
     def view(request: HttpRequest, org: str, db: str, **kwargs: Any) -> HttpResponse:
-        denied = _unauthorized(request)
+        denied = unauthorized(request)
         if denied is not None:
             return denied
         method = request.method or "GET"
@@ -118,20 +123,29 @@ def _answer(
         time.sleep(fault.delay_ms / 1000)
     if fault is not None and fault.status and not fault.after:
         return _fault_response(fault), False
-    status, body = _run(request, handler, org, db, kwargs)
+    effect = fault.effect if fault is not None else ""
+    status, body = _run(request, handler, org, db, kwargs, effect)
     if fault is not None and fault.status:  # ran, but the answer is "lost"
         return _fault_response(fault), status < 400
+    if body is None:
+        return HttpResponse(status=status), status < 400
     return JsonResponse(body, status=status), status < 400
 
 
 def _run(
-    request: HttpRequest, handler: Handler, org: str, db: str, kwargs: dict[str, Any]
-) -> tuple[int, dict[str, Any]]:
+    request: HttpRequest,
+    handler: Handler,
+    org: str,
+    db: str,
+    kwargs: dict[str, Any],
+    effect: str,
+) -> tuple[int, dict[str, Any] | None]:
     try:
-        payload = _payload(request)
+        payload = payload_of(request)
+        passwords.expire_due()
         with transaction.atomic():
             reading = read_clock()
-            services.database_lock(org, db, reading)
+            branches.database_lock(org, db, reading)
             context = Context(
                 org=org,
                 db=db,
@@ -139,7 +153,9 @@ def _run(
                 payload=payload,
                 query={key: request.GET.get(key, "") for key in request.GET},
                 apply_identifier=request.headers.get(APPLY_HEADER, ""),
-                base_url=_base_url(request),
+                base_url=f"{request.scheme}://{_host(request)}",
+                mysql_address=front.advertised_address(_host(request)),
+                effect=effect,
             )
             return handler(context, **kwargs)
     except ApiError as exc:
@@ -157,144 +173,104 @@ def _fault_response(fault: Fault) -> JsonResponse:
 
 @csrf_exempt
 def not_implemented(request: HttpRequest) -> HttpResponse:
-    return _unauthorized(request) or error(
+    return unauthorized(request) or error(
         501, "not_implemented", f"LocalScale does not emulate {request.method} {request.path}."
     )
 
 
-# --- Handlers ---------------------------------------------------------------------------------
+# --- Handlers: branches, passwords, keyspaces, schema ----------------------------------------
+
+Answer = tuple[int, dict[str, Any] | None]
 
 
-def list_branches(ctx: Context) -> tuple[int, dict[str, Any]]:
-    branches = services.list_branches(ctx.org, ctx.db, ctx.reading)
-    return 200, {"data": [branch_json(branch, ctx.base_url) for branch in branches]}
+def list_branches(ctx: Context) -> Answer:
+    found = branches.list_branches(ctx.org, ctx.db, ctx.reading)
+    return 200, page([branch_json(branch, ctx.base_url, ctx.mysql_address) for branch in found])
 
 
-def create_branch(ctx: Context) -> tuple[int, dict[str, Any]]:
-    branch = services.create_branch(ctx.org, ctx.db, ctx.payload, ctx.reading)
-    return 201, branch_json(branch, ctx.base_url)
+def create_branch(ctx: Context) -> Answer:
+    branch = branches.create_branch(ctx.org, ctx.db, ctx.payload, ctx.reading)
+    return 201, branch_json(branch, ctx.base_url, ctx.mysql_address)
 
 
-def get_branch(ctx: Context, branch: str) -> tuple[int, dict[str, Any]]:
-    return 200, branch_json(services.get_branch(ctx.org, ctx.db, branch, ctx.reading), ctx.base_url)
+def get_branch(ctx: Context, branch: str) -> Answer:
+    found = branches.get_branch(ctx.org, ctx.db, branch, ctx.reading)
+    return 200, branch_json(found, ctx.base_url, ctx.mysql_address)
 
 
-def create_password(ctx: Context, branch: str) -> tuple[int, dict[str, Any]]:
-    return 201, services.create_password(ctx.org, ctx.db, branch, ctx.reading)
+def create_password(ctx: Context, branch: str) -> Answer:
+    found = branches.ready_branch(ctx.org, ctx.db, branch, ctx.reading)
+    password, secret = passwords.create(found, ctx.payload, ctx.apply_identifier)
+    return 201, password_json(password, ctx.mysql_address, secret)
 
 
-def get_schema(ctx: Context, branch: str) -> tuple[int, dict[str, Any]]:
-    return 200, schema_json(services.get_branch(ctx.org, ctx.db, branch, ctx.reading))
+def list_passwords(ctx: Context, branch: str) -> Answer:
+    found = branches.get_branch(ctx.org, ctx.db, branch, ctx.reading)
+    live = passwords.live(found).order_by("pk")
+    return 200, page([password_json(item, ctx.mysql_address, None) for item in live])
 
 
-def apply_schema(ctx: Context, branch: str) -> tuple[int, dict[str, Any]]:
-    updated = services.apply_schema(ctx.org, ctx.db, branch, ctx.payload, ctx.reading)
-    return 200, schema_json(updated)
+def delete_password(ctx: Context, branch: str, password_id: str) -> Answer:
+    found = branches.get_branch(ctx.org, ctx.db, branch, ctx.reading)
+    passwords.delete(found, password_id)
+    return 204, None
 
 
-def list_deploy_requests(ctx: Context) -> tuple[int, dict[str, Any]]:
-    found = services.list_deploy_requests(ctx.org, ctx.db, ctx.query, ctx.reading)
-    return 200, {"data": [deploy_request_json(dr, ctx.base_url) for dr in found]}
+def get_schema(ctx: Context, branch: str) -> Answer:
+    found = branches.get_branch(ctx.org, ctx.db, branch, ctx.reading)
+    return 200, schema_json(branches.schema(found, ctx.query.get("keyspace", "")))
 
 
-def create_deploy_request(ctx: Context) -> tuple[int, dict[str, Any]]:
-    dr = services.create_deploy_request(
-        ctx.org, ctx.db, ctx.payload, ctx.apply_identifier, ctx.reading
+def list_keyspaces(ctx: Context, branch: str) -> Answer:
+    found = branches.get_branch(ctx.org, ctx.db, branch, ctx.reading)
+    return 200, page([keyspace_json(keyspace) for keyspace in branches.keyspaces(found)])
+
+
+def get_keyspace(ctx: Context, branch: str, keyspace: str) -> Answer:
+    found = branches.get_branch(ctx.org, ctx.db, branch, ctx.reading)
+    return 200, keyspace_json(branches.keyspace(found, keyspace))
+
+
+def get_vschema(ctx: Context, branch: str, keyspace: str) -> Answer:
+    found = branches.get_branch(ctx.org, ctx.db, branch, ctx.reading)
+    return 200, vschema_json(branches.keyspace(found, keyspace))
+
+
+def update_vschema(ctx: Context, branch: str, keyspace: str) -> Answer:
+    found = branches.ready_branch(ctx.org, ctx.db, branch, ctx.reading)
+    return 200, vschema_json(branches.update_vschema(found, keyspace, ctx.payload))
+
+
+# --- Handlers: deploy requests ----------------------------------------------------------------
+
+
+def list_deploy_requests(ctx: Context) -> Answer:
+    found = deploys.list_deploy_requests(ctx.org, ctx.db, ctx.query, ctx.reading)
+    return 200, page([deploy_request_json(dr, ctx.base_url) for dr in found])
+
+
+def create_deploy_request(ctx: Context) -> Answer:
+    forced = "LocalScale was told to fail this deploy request" if ctx.effect else ""
+    dr = deploys.create_deploy_request(
+        ctx.org, ctx.db, ctx.payload, ctx.apply_identifier, ctx.reading, forced
     )
     return 201, deploy_request_json(dr, ctx.base_url)
 
 
-def get_deploy_request(ctx: Context, number: int) -> tuple[int, dict[str, Any]]:
-    dr = services.get_deploy_request(ctx.org, ctx.db, number, ctx.reading)
+def get_deploy_request(ctx: Context, number: int) -> Answer:
+    dr = deploys.get_deploy_request(ctx.org, ctx.db, number, ctx.reading)
     return 200, deploy_request_json(dr, ctx.base_url)
 
 
-def deploy(ctx: Context, number: int) -> tuple[int, dict[str, Any]]:
-    dr = services.deploy(ctx.org, ctx.db, number, ctx.payload, ctx.reading)
+def deploy(ctx: Context, number: int) -> Answer:
+    dr = deploys.deploy(ctx.org, ctx.db, number, ctx.payload, ctx.reading)
     return 200, deploy_request_json(dr, ctx.base_url)
 
 
 def action(step: Callable[[str, str, int, Reading], Any]) -> Handler:
     """A deploy-request action without a body (apply-deploy, revert, skip-revert, cancel)."""
 
-    def handler(ctx: Context, number: int) -> tuple[int, dict[str, Any]]:
+    def handler(ctx: Context, number: int) -> Answer:
         return 200, deploy_request_json(step(ctx.org, ctx.db, number, ctx.reading), ctx.base_url)
 
     return handler
-
-
-# --- Health and admin -------------------------------------------------------------------------
-
-
-def admin(**handlers: Callable[[dict[str, Any], HttpRequest], tuple[int, Any]]) -> View:
-    """An admin view: authenticated, by method, in one transaction, never faulted or logged."""
-
-    @csrf_exempt
-    def view(request: HttpRequest) -> HttpResponse:
-        denied = _unauthorized(request)
-        if denied is not None:
-            return denied
-        handler = handlers.get(request.method or "GET")
-        if handler is None:
-            return error(405, "method_not_allowed", f"{request.method} is not supported here.")
-        try:
-            payload = _payload(request)
-            with transaction.atomic():
-                status, body = handler(payload, request)
-        except ApiError as exc:
-            return error(exc.status, exc.code, exc.message)
-        return JsonResponse(body, status=status, safe=False)
-
-    return view
-
-
-def health(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    return 200, {"status": "ok", "service": "localscale"}
-
-
-def list_faults(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    return 200, {"data": [fault.as_json() for fault in Fault.objects.order_by("pk")]}
-
-
-def create_fault(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    return 201, add_fault(payload).as_json()
-
-
-def clear_faults(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    deleted, _ = Fault.objects.all().delete()
-    return 200, {"deleted": deleted}
-
-
-def reset(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    return 200, {"deleted": services.reset()}
-
-
-def get_clock(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    reading = read_clock()
-    frozen = Clock.objects.filter(pk=1, frozen_at__isnull=False).exists()
-    return 200, {"now": timestamp(reading.now), "time_scale": reading.time_scale, "frozen": frozen}
-
-
-def set_clock(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    services.move_clock(payload)
-    return get_clock(payload, request)
-
-
-def stats(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    return 200, call_stats()
-
-
-def calls(payload: dict[str, Any], request: HttpRequest) -> tuple[int, Any]:
-    found = Call.objects.order_by("pk")
-    if request.GET.get("apply"):
-        found = found.filter(apply_identifier=request.GET["apply"])
-    fields = ("method", "path", "kind", "apply_identifier", "status", "effective")
-    return 200, {"data": list(found.values(*fields)[:1000])}
-
-
-def json_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return error(404, "not_found", f"No such endpoint: {request.path}.")
-
-
-def json_server_error(request: HttpRequest) -> HttpResponse:
-    return error(500, "internal_error", "LocalScale failed on this call; see its log.")
