@@ -13,6 +13,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from applies.engines import config as engine_config
+from localscale import config as localscale_config
 from ternadmin import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -76,7 +77,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "applies",
-    "applies.engines.localscale",
+    "localscale",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,15 @@ TERNADMIN_ENGINES = engine_config.env_engines(ENV, "TERNADMIN_ENGINES", ["planet
 # The demo talks to the LocalScale emulator (`manage.py localscale serve`) on this port.
 LOCALSCALE_PORT = config.env_int(ENV, "LOCALSCALE_PORT", default=8766, minimum=1)
 LOCALSCALE_TIME_SCALE = engine_config.env_float(ENV, "LOCALSCALE_TIME_SCALE", 1.0)
+# Branch connections: the emulator's MySQL-protocol endpoint (`localscale serve` starts it).
+LOCALSCALE_MYSQL_PORT = config.env_int(ENV, "LOCALSCALE_MYSQL_PORT", default=8767, minimum=1)
+# With a server here, every branch keyspace is a real database on it and branch passwords are
+# real accounts; without one (the demo), branches are a schema-only model in the emulator.
+LOCALSCALE_MYSQL_URL = localscale_config.env_mysql_server(ENV, "LOCALSCALE_MYSQL_URL")
+# Branch databases are named <prefix>_<hash>: one prefix per emulator sharing a server.
+LOCALSCALE_DATABASE_PREFIX = localscale_config.env_prefix(
+    ENV, "LOCALSCALE_DATABASE_PREFIX", "localscale"
+)
 PLANETSCALE_API_URL = engine_config.env_http_url(
     ENV, "PLANETSCALE_API_URL", f"http://127.0.0.1:{LOCALSCALE_PORT}" if DEMO_MODE else ""
 )

@@ -30,10 +30,27 @@ def database_settings() -> dict[str, str]:
     }
 
 
+def emulator_settings() -> dict[str, str]:
+    """The emulator's branch databases: real ones on the test server when the run is on
+    MariaDB (named after this run's test database, so parallel runs never collide)."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.mysql":
+        return {}
+    return {
+        "LOCALSCALE_MYSQL_URL": mysql_url("").rstrip("/"),
+        "LOCALSCALE_DATABASE_PREFIX": localscale_prefix(),
+    }
+
+
+def localscale_prefix() -> str:
+    """``<test database>_lsc``: this run's own prefix for the emulator's databases."""
+    return f"{settings.DATABASES['default']['NAME']}_lsc"[:40].lower()
+
+
 def engine_settings(port: int, *, stale_after: int = 2) -> dict[str, str]:
     """The test databases plus the emulator on ``port``, a fast clock and short windows."""
     return {
         **database_settings(),
+        **emulator_settings(),
         "PLANETSCALE_API_URL": f"http://127.0.0.1:{port}",
         "PLANETSCALE_SERVICE_TOKEN_ID": "test",
         "PLANETSCALE_SERVICE_TOKEN": "test-secret",
@@ -57,9 +74,10 @@ def engine_env(port: int, **overrides: str) -> dict[str, str]:
 @contextmanager
 def serve_emulator() -> Iterator[int]:
     """``manage.py localscale serve`` on a free port, answering; its port."""
-    port = free_port()
+    port, mysql_port = free_port(), free_port()
+    command = ["localscale", "serve", "--port", str(port), "--mysql-port", str(mysql_port)]
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "localscale", "serve", "--port", str(port)],
+        [sys.executable, "manage.py", *command],
         cwd=REPO_ROOT,
         env=engine_env(port),
         stdout=subprocess.DEVNULL,

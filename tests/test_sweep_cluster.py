@@ -20,9 +20,9 @@ from django_q.tasks import async_task
 
 from applies.demo import MINIMUM_APPLIES
 from applies.demo.fresh import create_fresh_apply
-from applies.engines.localscale.calls import call_stats
 from applies.models import Apply, ApplyControlRequest, Drive, SweepRun
 from applies.states import SETUP_PHASE_STATES, TERMINAL_APPLY_STATES
+from localscale.calls import call_stats
 from tests.helpers import REPO_ROOT
 from tests.live_processes import engine_env, serve_emulator
 

@@ -103,9 +103,7 @@ def _shape(statement: exp.Expr) -> TableShape:
 
 
 def _column(item: exp.ColumnDef) -> tuple[Column, bool]:
-    kinds: list[exp.Expr] = [
-        c.kind for c in item.constraints if not isinstance(c.kind, _COSMETIC)
-    ]
+    kinds: list[exp.Expr] = [c.kind for c in item.constraints if not isinstance(c.kind, _COSMETIC)]
     json_check = next((k for k in kinds if _is_json_check(k, item.name)), None)
     nullable, default, primary, extra = True, None, False, []
     for kind in kinds:

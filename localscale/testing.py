@@ -2,7 +2,7 @@
 
 with serve_in_thread() as url:               # needs django_db(transaction=True)
     admin = LocalScaleAdmin(url)
-    engine = PlanetScaleEngine(fast_config(url))
+    client = PlanetScaleClient(Transport(fast_config(url)), "shop", "apply-1")
     admin.add_fault(method="POST", path="/deploy$", status=503)
     admin.advance(5)                          # move the emulator clock on
     assert admin.stats()["apply-1"]["deploys"] == 1
@@ -81,6 +81,11 @@ class LocalScaleAdmin:
 
     def reset(self) -> None:
         self._call("POST", "admin/reset")
+
+    def seed(self, organization: str, database: str, keyspaces: dict[str, Any]) -> list[str]:
+        """Give a database's main branch its keyspaces: ``{name: {"tables": [DDL], "vschema"}}``."""
+        body = {"organization": organization, "database": database, "keyspaces": keyspaces}
+        return list(self._call("POST", "admin/databases", body)["keyspaces"])
 
     def stats(self) -> dict[str, dict[str, int]]:
         return dict(self._call("GET", "admin/stats"))

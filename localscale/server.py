@@ -1,4 +1,5 @@
-"""Serve LocalScale over HTTP: a threaded stdlib WSGI server running only its URLconf.
+"""Serve LocalScale: its HTTP API (a threaded stdlib WSGI server running only its URLconf),
+its MySQL endpoint for branch connections (``front``), and a reaper of expired passwords.
 
 The console's middleware (sessions, CSRF, host checks, TLS redirects) is left out on purpose:
 the emulator is an API for machines, answering at the root of its own port.
@@ -8,7 +9,7 @@ Tests start it in a thread of the test process::
     with serve_in_thread() as url:   # http://127.0.0.1:<free port>
         ...
 
-(with ``@pytest.mark.django_db(transaction=True)``, so the server thread sees the test
+(with ``@pytest.mark.django_db(transaction=True)``, so the server threads see the test
 database), or run ``manage.py localscale serve --port N`` as a process of its own.
 """
 
@@ -27,8 +28,36 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 from django.http import HttpRequest, HttpResponseBase
 
-URLCONF = "applies.engines.localscale.urls"
+from localscale import passwords
+from localscale.front import FrontServer
+
+URLCONF = "localscale.urls"
+REAP_SECONDS = 1.0
 logger = logging.getLogger(__name__)
+
+
+class Reaper:
+    """Drops expired branch passwords' accounts every second, API calls or not."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(REAP_SECONDS):
+            try:
+                passwords.expire_due()
+            except Exception:  # keep reaping: one bad pass must not end expiry for good
+                logger.exception("LocalScale could not drop expired passwords")
+            finally:
+                connections.close_all()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 class LocalScaleApplication(WSGIHandler):
@@ -78,14 +107,18 @@ def server_url(server: WSGIServer) -> str:
 
 
 @contextmanager
-def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve LocalScale from a background thread; yields its base URL, stops on exit."""
+def serve_in_thread(host: str = "127.0.0.1", port: int = 0, mysql_port: int = 0) -> Iterator[str]:
+    """Serve LocalScale (API, MySQL endpoint, reaper) from background threads; yields the API's
+    base URL, stops everything on exit."""
     server = make_localscale_server(host, port)
     # Join every call's thread on exit: a delayed call must not write into the next test.
     server.daemon_threads = False
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
+    front, reaper = FrontServer(host, mysql_port), Reaper()
+    front.start()
+    reaper.start()
     thread.start()
     try:
         yield server_url(server)
@@ -93,3 +126,5 @@ def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+        reaper.stop()
+        front.stop()

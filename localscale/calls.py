@@ -10,8 +10,12 @@ from typing import Any
 from django.db.models import Count, F
 from django.utils import timezone
 
-from applies.engines.localscale.models import Call, CallKind, Fault
-from applies.engines.localscale.services import ApiError
+from localscale import passwords
+from localscale.errors import ApiError
+from localscale.models import Call, CallKind, Fault
+
+# Fault rules that change what a call does rather than how it is answered.
+EFFECTS = ("deploy_request_error",)
 
 # The statistic each kind of call is counted under, per apply identifier.
 STAT_NAMES: dict[str, str] = {
@@ -22,8 +26,9 @@ STAT_NAMES: dict[str, str] = {
     CallKind.REVERT: "reverts",
     CallKind.SKIP_REVERT: "skip_reverts",
     CallKind.CANCEL: "cancels",
-    CallKind.SCHEMA_APPLIED: "schema_applied",
     CallKind.PASSWORD_CREATED: "passwords_created",
+    CallKind.PASSWORD_DELETED: "passwords_deleted",
+    CallKind.VSCHEMA_UPDATED: "vschema_updates",
     CallKind.READ: "reads",
 }
 
@@ -43,8 +48,9 @@ def record_call(
 
 
 def call_stats() -> dict[str, dict[str, int]]:
-    """Per apply identifier: effective calls of each kind, plus ``calls`` (every call) and
-    ``failed_calls`` (answered with an error, injected or not)."""
+    """Per apply identifier: effective calls of each kind, plus ``calls`` (every call),
+    ``failed_calls`` (answered with an error, injected or not) and ``live_passwords`` (branch
+    passwords it created that are neither deleted nor expired: accounts still usable)."""
     stats: dict[str, dict[str, int]] = defaultdict(_empty_stats)
     rows = Call.objects.values("apply_identifier", "kind", "effective").annotate(n=Count("id"))
     for row in rows:
@@ -55,15 +61,18 @@ def call_stats() -> dict[str, dict[str, int]]:
     failed = Call.objects.filter(status__gte=400).values("apply_identifier").annotate(n=Count("id"))
     for row in failed:
         stats[row["apply_identifier"]]["failed_calls"] += row["n"]
+    for apply_identifier, live in passwords.live_counts()["per_apply"].items():
+        stats[apply_identifier]["live_passwords"] = live
     return dict(sorted(stats.items()))
 
 
 def _empty_stats() -> dict[str, int]:
-    return {name: 0 for name in (*STAT_NAMES.values(), "calls", "failed_calls")}
+    names = (*STAT_NAMES.values(), "calls", "failed_calls", "live_passwords")
+    return dict.fromkeys(names, 0)
 
 
 def add_fault(payload: dict[str, Any]) -> Fault:
-    """A fault rule from ``{"method", "path", "status" | "conflict", "delay_ms",
+    """A fault rule from ``{"method", "path", "status" | "conflict" | "effect", "delay_ms",
     "retry_after", "after", "count", "message"}``."""
     path = str(payload.get("path") or "")
     try:
@@ -74,8 +83,13 @@ def add_fault(payload: dict[str, Any]) -> Fault:
     delay_ms, count = payload.get("delay_ms", 0), payload.get("count", 1)
     if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
         raise ApiError(400, "bad_request", "status must be an HTTP error status (400-599).")
-    if not _whole(delay_ms) or not _whole(count) or count < 1 or (status is None and not delay_ms):
-        raise ApiError(400, "bad_request", "need a status or a delay_ms, and count >= 1.")
+    effect = str(payload.get("effect") or "")
+    if effect and effect not in EFFECTS:
+        raise ApiError(400, "bad_request", f"effect must be one of: {', '.join(EFFECTS)}.")
+    if not _whole(delay_ms) or not _whole(count) or count < 1:
+        raise ApiError(400, "bad_request", "delay_ms and count must be whole numbers, count >= 1.")
+    if status is None and not delay_ms and not effect:
+        raise ApiError(400, "bad_request", "need a status, a delay_ms or an effect.")
     return Fault.objects.create(
         method=str(payload.get("method") or "").upper(),
         path_regex=path,
@@ -84,6 +98,7 @@ def add_fault(payload: dict[str, Any]) -> Fault:
         retry_after=payload.get("retry_after") if _whole(payload.get("retry_after")) else None,
         delay_ms=delay_ms,
         after=bool(payload.get("after")),
+        effect=effect,
         remaining=count,
     )
 

@@ -4,7 +4,7 @@ from django.apps import AppConfig
 
 
 class LocalScaleConfig(AppConfig):
-    name = "applies.engines.localscale"
+    name = "localscale"
     label = "localscale"
     verbose_name = "LocalScale (PlanetScale emulator)"
     default_auto_field = "django.db.models.BigAutoField"

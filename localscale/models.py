@@ -1,9 +1,10 @@
 """LocalScale's tables (ternadmin's ``default`` database; the router sends them there).
 
-Shaped after SchemaBot's ``localscale_branches`` / ``localscale_deploy_requests`` (domain.md
-§7.2), minus Vitess: a branch's schema is its list of applied DDL statements. The call log and
-the fault rules are tables rather than memory so that several server processes (and the test
-process) see the same ones.
+Shaped after SchemaBot's LocalScale (``pkg/localscale/schema``), minus Vitess: a branch has
+keyspaces, and each keyspace's tables live in a real database on the configured server
+(``store.mariadb``) or, without one, as ``SchemaTable`` rows (``store.model``). The call log
+and the fault rules are tables rather than memory so that several server processes (and the
+test process) see the same ones.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ class Branch(models.Model):
     parent_branch = models.CharField(max_length=_NAME, blank=True, default="")
     ready = models.BooleanField(default=False)
     ready_at = models.DateTimeField()
-    statements = models.JSONField(default=list)  # the branch's schema: applied DDL, in order
     created_at = models.DateTimeField()
 
     objects: ClassVar[models.Manager[Branch]]
@@ -42,6 +42,74 @@ class Branch(models.Model):
         return f"{self.organization}/{self.database_name}/{self.name}"
 
 
+class Keyspace(models.Model):
+    """One keyspace of a branch: a database of its own, and the keyspace's VSchema (JSON text)."""
+
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="keyspaces")
+    name = models.CharField(max_length=_NAME)
+    vschema = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+
+    objects: ClassVar[models.Manager[Keyspace]]
+
+    class Meta:
+        db_table = "localscale_keyspaces"
+        constraints = [
+            # GET …/keyspaces/{name}, and one database per (branch, keyspace).
+            models.UniqueConstraint(fields=["branch", "name"], name="localscale_keyspace_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.branch}/{self.name}"
+
+
+class SchemaTable(models.Model):
+    """A table of the schema-only model (no MySQL server configured): its CREATE statement."""
+
+    keyspace = models.ForeignKey(Keyspace, on_delete=models.CASCADE, related_name="tables")
+    name = models.CharField(max_length=_NAME)
+    ddl = models.TextField()
+
+    objects: ClassVar[models.Manager[SchemaTable]]
+
+    class Meta:
+        db_table = "localscale_tables"
+        constraints = [
+            models.UniqueConstraint(fields=["keyspace", "name"], name="localscale_table_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.keyspace}.{self.name}"
+
+
+class Password(models.Model):
+    """A branch password: an account that reaches exactly its branch's keyspaces until
+    ``expires_at``. Its secret is never stored (``passwords.secret_for`` derives it)."""
+
+    public_id = models.CharField(max_length=16, unique=True)
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="passwords")
+    name = models.CharField(max_length=_NAME)
+    role = models.CharField(max_length=16)
+    username = models.CharField(max_length=32, unique=True)
+    ttl_seconds = models.PositiveIntegerField(default=0)  # 0: never expires
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    apply_identifier = models.CharField(max_length=255, blank=True, default="")
+
+    objects: ClassVar[models.Manager[Password]]
+
+    class Meta:
+        db_table = "localscale_passwords"
+        indexes = [
+            # The expiry sweep: live accounts past their time.
+            models.Index(fields=["deleted_at", "expires_at"], name="localscale_password_live")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.branch})"
+
+
 class DeployRequest(models.Model):
     organization = models.CharField(max_length=_NAME)
     database_name = models.CharField(max_length=_NAME)
@@ -50,7 +118,15 @@ class DeployRequest(models.Model):
     into_branch = models.CharField(max_length=_NAME, default="main")
     auto_cutover = models.BooleanField(default=True)
     auto_delete_branch = models.BooleanField(default=False)
-    statements = models.JSONField(default=list)  # what the branch adds over main, at creation
+    # What the branch changes over main, per keyspace, computed at creation from both schemas:
+    # {keyspace: [{"table", "operation": create|alter|drop, "old", "new"}]} and {keyspace: vschema}.
+    diff = models.JSONField(default=dict)
+    vschema_diff = models.JSONField(default=dict)
+    # What the deploy did to main, per keyspace, so that a revert can undo it.
+    undo = models.JSONField(default=dict)
+    # A fault rule asked for this request to fail validation (see Fault.effect).
+    forced_error = models.CharField(max_length=255, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
     state = models.CharField(max_length=64, default="pending")  # the deployment state
     state_entered_at = models.DateTimeField()
     deployed = models.BooleanField(default=False)
@@ -88,7 +164,8 @@ class CallKind(models.TextChoices):
     READ = "read"
     BRANCH_CREATED = "branch_created"
     PASSWORD_CREATED = "password_created"
-    SCHEMA_APPLIED = "schema_applied"
+    PASSWORD_DELETED = "password_deleted"
+    VSCHEMA_UPDATED = "vschema_updated"
     DEPLOY_REQUEST_CREATED = "deploy_request_created"
     DEPLOY = "deploy"
     APPLY_DEPLOY = "apply_deploy"
@@ -130,6 +207,8 @@ class Fault(models.Model):
 
     ``status`` (a 5xx, a 429 with ``retry_after``, a 409 …) replaces the answer; with ``after``
     the call runs first (a lost answer). ``delay_ms`` delays the call (a slow or hung API).
+    ``effect`` changes what the call does instead: ``deploy_request_error`` makes the deploy
+    request it creates fail validation (``error``), deterministically.
     """
 
     method = models.CharField(max_length=8, blank=True, default="")  # '' matches any
@@ -139,6 +218,7 @@ class Fault(models.Model):
     retry_after = models.PositiveIntegerField(null=True, blank=True)
     delay_ms = models.PositiveIntegerField(default=0)
     after = models.BooleanField(default=False)
+    effect = models.CharField(max_length=32, blank=True, default="")
     remaining = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -160,6 +240,7 @@ class Fault(models.Model):
             "retry_after": self.retry_after,
             "delay_ms": self.delay_ms,
             "after": self.after,
+            "effect": self.effect,
             "remaining": self.remaining,
         }
 
