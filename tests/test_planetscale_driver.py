@@ -237,6 +237,7 @@ def test_a_vschema_only_plan_patches_the_vschema_and_runs_no_ddl() -> None:
     Task.objects.using(DB).filter(apply=apply).delete()
     with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 0})
     api = FakeAPI()
+    api.route("GET", "branches/schemabot-x", branch_body("schemabot-x"))
     api.route("GET", "branches/schemabot-x/schema", schema_body())
     api.route("GET", f"branches/schemabot-x/keyspaces/{KEYSPACE}/vschema", {"raw": "{}"})
     api.route("PATCH", f"branches/schemabot-x/keyspaces/{KEYSPACE}/vschema", {"raw": VSCHEMA_AFTER})

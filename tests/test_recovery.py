@@ -25,7 +25,6 @@ from applies.demo.fresh import (
     ORDERS_PLAN,
     ORDERS_WITH_NOTE,
     VSCHEMA_AFTER,
-    VSCHEMA_BEFORE,
     FreshPlan,
     FreshTask,
     create_fresh_apply,
@@ -87,16 +86,8 @@ def admin(port: int) -> LocalScaleAdmin:
 def fresh(port: int, plan: FreshPlan = ORDERS_PLAN) -> Apply:
     """A fresh apply whose database's production branch starts at the plan's "before"."""
     apply = create_fresh_apply("planetscale", plan)
-    keyspaces = {
-        name: {"tables": list(tables.values()), "vschema": _before_vschema(plan, name)}
-        for name, tables in plan.before.items()
-    }
-    admin(port).seed(ORGANIZATION, apply.database_name, keyspaces)
+    admin(port).seed(ORGANIZATION, apply.database_name, plan.production())
     return apply
-
-
-def _before_vschema(plan: FreshPlan, keyspace: str) -> str:
-    return VSCHEMA_BEFORE if "vschema.json" in plan.files.get(keyspace, {}) else "{}"
 
 
 def recover(apply_id: int, port: int, **extra: str) -> subprocess.CompletedProcess[str]:

@@ -44,6 +44,19 @@ class FreshPlan:
     def schema_files(self) -> dict[str, dict[str, dict[str, str]]]:
         return {keyspace: {"Files": files} for keyspace, files in self.files.items()}
 
+    def production(self) -> dict[str, dict[str, object]]:
+        """``before`` as the emulator's seeding takes it: ``{keyspace: {"tables": [DDL]}}``,
+        with the VSchema the desired one replaces where the plan has one."""
+        return {
+            keyspace: {
+                "tables": list(tables.values()),
+                "vschema": VSCHEMA_BEFORE
+                if "vschema.json" in self.files.get(keyspace, {})
+                else None,
+            }
+            for keyspace, tables in self.before.items()
+        }
+
 
 ORDERS = "CREATE TABLE orders (id bigint NOT NULL PRIMARY KEY, total int NOT NULL)"
 ORDERS_WITH_NOTE = (

@@ -88,3 +88,13 @@ def _create(table: str, *extra: str) -> str:
     columns = ["`id` bigint unsigned NOT NULL AUTO_INCREMENT", "`created_at` datetime NOT NULL"]
     body = ",\n  ".join([*columns, *extra[:1], "PRIMARY KEY (`id`)", *extra[1:]])
     return f"CREATE TABLE `{table}` (\n  {body}\n)"
+
+
+def production_schemas(world: World) -> dict[str, dict[str, dict[str, object]]]:
+    """Per PlanetScale database of the fleet, its production schema before any demo change:
+    ``{database: {keyspace: {"tables": [CREATE …], "vschema": …}}}`` (one keyspace each)."""
+    return {
+        db.name: {db.name: {"tables": list(db.before.values()), "vschema": db.vschema}}
+        for db in world.databases
+        if db.engine == Engine.PLANETSCALE
+    }

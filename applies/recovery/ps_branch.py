@@ -30,6 +30,11 @@ from applies.states import ApplyState
 
 A = ApplyState
 BRANCH_POLL_SECONDS = 2.0  # upstream waitForBranchReady polls every 2 s
+_AFTER_BRANCH_READY = (
+    A.APPLYING_BRANCH_CHANGES,
+    A.VALIDATING_BRANCH,
+    A.CREATING_DEPLOY_REQUEST,
+)
 
 
 def start(ctx: StepContext) -> Next:
@@ -74,19 +79,22 @@ def _rediscover(ctx: StepContext) -> Next:
 
 def branch_step(ctx: StepContext) -> Next:
     """Resume state names a branch but no deploy request yet: the next branch step."""
+    if ctx.state not in _AFTER_BRANCH_READY:
+        return _prepare_branch(ctx)
     try:
+        # Upstream waits for the branch before resuming on it, and starts over without it.
+        if not ctx.client.get_branch(ctx.branch).ready:
+            return poll_after(BRANCH_POLL_SECONDS)
         if ctx.state == A.APPLYING_BRANCH_CHANGES:
             return _apply_changes(ctx)
         if ctx.state == A.VALIDATING_BRANCH:
             return _validate(ctx)
-        if ctx.state == A.CREATING_DEPLOY_REQUEST:
-            return _open_deploy_request(ctx)
+        return _open_deploy_request(ctx)
     except EngineNotFound:
         # The branch is gone (deleted, expired): make it again, as upstream starts fresh.
         ctx.log(f"Branch {ctx.branch} no longer exists; creating it again", warn=True)
         ctx.move(A.PREPARING_BRANCH)
         return run_now()
-    return _prepare_branch(ctx)
 
 
 def _prepare_branch(ctx: StepContext) -> Next:
