@@ -181,3 +181,16 @@ def test_vschema_is_in_the_diff_only_when_it_differs_as_json() -> None:
     changed = diff_keyspace(desired, [], '{"sharded": false}')
     assert changed.vschema == desired.vschema and changed.tables == ()
     assert same_vschema("", "{}") and not same_vschema("{}", '{"sharded": true}')
+
+
+def test_a_drive_compares_only_the_tables_its_plan_changes() -> None:
+    desired = desired_schema(
+        schema_files(shop={"orders.sql": HAND_WRITTEN, "users.sql": "CREATE TABLE users (id int)"})
+    ).keyspaces["shop"]
+    branch = [
+        SchemaTable("orders", MYSQL8),
+        SchemaTable("users", "CREATE TABLE users (id int, moved_on int)"),  # another apply's
+        SchemaTable("archive", "CREATE TABLE archive (id int)"),  # another apply's
+    ]
+    assert diff_keyspace(desired, branch, None, only={"orders"}).empty
+    assert diff_keyspace(desired, branch, None).tables == ("archive", "users")

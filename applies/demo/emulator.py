@@ -4,7 +4,8 @@ The demo's PlanetScale applies change real tables: their plans' tasks take each 
 production schema (``world.production_schemas``) to the plan's schema files. The emulator only
 knows a database once told, so ``seed_demo --seed-emulator`` posts each one to LocalScale's
 ``POST /admin/databases`` (an emulator endpoint, not PlanetScale's API; the demo is the only
-caller). A database the emulator already has is left as it is: demo drives may have changed it.
+caller). A database whose production branch already has tables is left as it is: demo drives
+may have changed it.
 """
 
 from __future__ import annotations
@@ -36,11 +37,7 @@ def seed_emulator(config: PlanetScaleConfig, schemas: dict[str, Keyspaces]) -> l
     try:
         with httpx.Client(base_url=config.api_url, headers=headers, timeout=30) as http:
             for database, keyspaces in schemas.items():
-                main = (
-                    f"v1/organizations/{quote(config.organization, safe='')}/databases/"
-                    f"{quote(database, safe='')}/branches/main"
-                )
-                if http.get(main).status_code == 200:
+                if _has_tables(http, config.organization, database, keyspaces):
                     continue
                 body = {"organization": config.organization, "database": database}
                 response = http.post("admin/databases", json={**body, "keyspaces": keyspaces})
@@ -50,3 +47,12 @@ def seed_emulator(config: PlanetScaleConfig, schemas: dict[str, Keyspaces]) -> l
     except httpx.HTTPError as exc:
         raise EmulatorUnreachable(f"{config.api_url}: {type(exc).__name__}: {exc}") from None
     return seeded
+
+
+def _has_tables(http: httpx.Client, organization: str, database: str, keyspaces: Keyspaces) -> bool:
+    main = f"v1/organizations/{quote(organization, safe='')}/databases/{quote(database, safe='')}"
+    for keyspace in keyspaces:
+        response = http.get(f"{main}/branches/main/schema", params={"keyspace": keyspace})
+        if response.status_code == 200 and response.json().get("data"):
+            return True
+    return False

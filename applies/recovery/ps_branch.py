@@ -60,7 +60,7 @@ def _rediscover(ctx: StepContext) -> Next:
         ctx.persist(PlanetScaleMetadata(branch_name=branch).with_deploy_request(dr))
         ctx.log(f"Resume state was {why}; found deploy request #{dr.number} of branch {branch}")
         return run_now()
-    production = branch_diff(ctx.client, MAIN_BRANCH, ctx.snap.desired)
+    production = branch_diff(ctx.client, MAIN_BRANCH, ctx.snap.desired, ctx.snap.planned_ddl)
     if production.empty:
         ctx.log(
             f"Resume state was {why}; production already has the desired schema, so the "
@@ -116,7 +116,7 @@ def _prepare_branch(ctx: StepContext) -> Next:
 
 def _apply_changes(ctx: StepContext) -> Next:
     crash_point("apply_branch_changes", "before")
-    diff = branch_diff(ctx.client, ctx.branch, ctx.snap.desired)
+    diff = branch_diff(ctx.client, ctx.branch, ctx.snap.desired, ctx.snap.planned_ddl)
     changes = ctx.branch_writer().apply(diff, ctx.snap.planned_ddl)
     crash_point("apply_branch_changes", "after")
     if changes.empty:
@@ -132,7 +132,7 @@ def _apply_changes(ctx: StepContext) -> Next:
 
 def _validate(ctx: StepContext) -> Next:
     crash_point("validate_branch", "before")
-    diff = branch_diff(ctx.client, ctx.branch, ctx.snap.desired)
+    diff = branch_diff(ctx.client, ctx.branch, ctx.snap.desired, ctx.snap.planned_ddl)
     crash_point("validate_branch", "after")
     if not diff.empty:
         raise DriveFailed(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -41,15 +41,21 @@ class BranchChanges:
         return not self.vschemas and not self.statements
 
 
-def branch_diff(client: PlanetScaleClient, branch: str, desired: DesiredSchema) -> SchemaDiff:
+def branch_diff(
+    client: PlanetScaleClient,
+    branch: str,
+    desired: DesiredSchema,
+    only: Collection[tuple[str, str]] | None = None,
+) -> SchemaDiff:
     """Fetch the branch's schema (per keyspace, and its VSchema where the plan has one) and
-    compare it with the desired schema."""
+    compare it with the desired schema; ``only``: the (keyspace, table)s to compare."""
     diffs = []
     for name, keyspace in desired.keyspaces.items():
         tables = client.branch_schema(branch, name)
         vschema = client.vschema(branch, name) if keyspace.vschema is not None else None
+        names = None if only is None else {table for k, table in only if k == name}
         try:
-            diffs.append(diff_keyspace(keyspace, tables, vschema))
+            diffs.append(diff_keyspace(keyspace, tables, vschema, names))
         except ValueError as exc:
             raise EngineRejected(f"branch {branch}: {exc}") from None
     return diff_schema(desired, diffs)

@@ -4,12 +4,14 @@ Upstream diffs the branch's live schema against the plan's schema files when it 
 branch that already exists (pkg/engine/planetscale/apply.go, ``diffBranchForResume``) and runs
 only what is missing. Here the comparison is per table, by shape (``normalize``): a table
 already at its desired shape is never touched; the VSchema is rewritten only when it differs.
+A drive compares only the tables its plan changes: production may have moved on elsewhere
+(another apply on the same database), and undoing that is no plan's business.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from applies.engines.planetscale.normalize import TableShape, table_shape
@@ -50,13 +52,19 @@ class SchemaDiff:
 
 
 def diff_keyspace(
-    desired: DesiredKeyspace, present: Iterable[SchemaTable], vschema: str | None
+    desired: DesiredKeyspace,
+    present: Iterable[SchemaTable],
+    vschema: str | None,
+    only: Collection[str] | None = None,
 ) -> KeyspaceDiff:
     """``present``: the branch's tables in the keyspace; ``vschema``: its VSchema (None when
-    the plan has none to compare, so it was not asked for)."""
+    the plan has none to compare, so it was not asked for); ``only``: the tables to compare
+    (lower-cased; None for all)."""
+    present = [t for t in present if only is None or t.name.lower() in only]
     current = {table.name.lower(): _shape(table) for table in present}
-    names = sorted(set(desired.tables) | set(current))
-    off = tuple(name for name in names if desired.tables.get(name) != current.get(name))
+    wanted = {n: s for n, s in desired.tables.items() if only is None or n in only}
+    names = sorted(set(wanted) | set(current))
+    off = tuple(name for name in names if wanted.get(name) != current.get(name))
     changed = desired.vschema is not None and not same_vschema(desired.vschema, vschema or "")
     return KeyspaceDiff(desired.name, off, desired.vschema if changed else None)
 
