@@ -16,8 +16,10 @@ import MySQLdb
 import pytest
 from pytest_django import Settings
 
+from localscale.config import MySQLServer
 from localscale.server import serve_in_thread
 from localscale.testing import AUTHORIZATION, TEST_ORGANIZATION, LocalScaleAdmin
+from tests.live_processes import localscale_prefix
 
 DATABASE = "shop"
 USERS = "CREATE TABLE users (id bigint NOT NULL PRIMARY KEY, name varchar(64) NOT NULL)"
@@ -93,9 +95,18 @@ def run(connection: MySQLdb.Connection, *statements: str) -> list[tuple[Any, ...
     return rows
 
 
+@pytest.fixture(name="branch_server")
+def branch_server_fixture() -> MySQLServer | None:
+    """Where branch databases live: None, the schema model (a module may override this)."""
+    return None
+
+
 @pytest.fixture(name="localscale")
-def localscale_fixture(settings: Settings) -> Iterator[str]:
+def localscale_fixture(settings: Settings, branch_server: MySQLServer | None) -> Iterator[str]:
     settings.LOCALSCALE_TIME_SCALE = 1000.0
+    if branch_server is not None:
+        settings.LOCALSCALE_MYSQL_URL = branch_server
+        settings.LOCALSCALE_DATABASE_PREFIX = localscale_prefix()
     with serve_in_thread() as url:
         yield url
 

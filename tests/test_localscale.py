@@ -24,6 +24,7 @@ from tests.localscale_fixtures import (
     Api,
     admin_fixture,  # noqa: F401
     api_fixture,  # noqa: F401
+    branch_server_fixture,  # noqa: F401
     localscale_fixture,  # noqa: F401
     login,
     run,
