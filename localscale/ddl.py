@@ -102,10 +102,15 @@ def instant_eligible(operations: list[tuple[str, str | None, str | None]]) -> bo
             continue
         if operation != "alter" or old is None or new is None:
             return False
-        before, after = columns(old), columns(new)
+        before, after = _column_definitions(old), _column_definitions(new)
         if after[: len(before)] != before or _indexes(old) != _indexes(new):
             return False
     return bool(operations)
+
+
+def _column_definitions(ddl: str) -> list[str]:
+    schema = create_table(ddl).this
+    return [item.sql(dialect=DIALECT) for item in schema.expressions if _is_column(item)]
 
 
 def _indexes(ddl: str) -> list[str]:
