@@ -88,6 +88,16 @@ def columns(ddl: str) -> list[str]:
     return [str(item.name) for item in schema.expressions if isinstance(item, exp.ColumnDef)]
 
 
+def column_types(ddl: str) -> dict[str, str]:
+    """Column name → its type, as INFORMATION_SCHEMA shows it."""
+    schema = create_table(ddl).this
+    return {
+        str(item.name): item.args["kind"].sql(dialect=DIALECT) if item.args.get("kind") else ""
+        for item in schema.expressions
+        if isinstance(item, exp.ColumnDef)
+    }
+
+
 def renamed(ddl: str, name: str) -> str:
     """The same ``CREATE TABLE`` for a table called ``name``."""
     create = create_table(ddl)

@@ -176,6 +176,15 @@ class BranchSession(Session):
             )
         return await self._forward(self._rewritten(expression, sql))
 
+    async def schema(self) -> dict[str, dict[str, dict[str, str]]]:
+        """The branch's keyspaces for INFORMATION_SCHEMA queries: {keyspace: {table: {column:
+        type}}} (mysql-mimic answers those queries from it, in both modes)."""
+        found: dict[str, dict[str, dict[str, str]]] = {}
+        for keyspace in sorted(self._current().keyspaces):
+            tables = await self._tables(keyspace)
+            found[keyspace] = {name: ddl.column_types(text) for name, text in tables.items()}
+        return found
+
     # --- SHOW and DDL -------------------------------------------------------------------------
 
     async def _show_branch(self, show: exp.Show) -> AllowedResult:

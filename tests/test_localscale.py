@@ -59,6 +59,24 @@ def test_ddl_over_mysql_with_a_branch_password_shows_in_the_schema_api(api: Api)
     assert set(api.tables("main")) == {"users"}  # main is untouched until a deploy
 
 
+def test_information_schema_lists_the_branchs_tables_and_columns(api: Api) -> None:
+    api.branch("feature")
+    with login(api.password("feature")) as connection:
+        run(connection, ORDERS)
+        tables = run(
+            connection,
+            "SELECT table_name FROM information_schema.tables "
+            f"WHERE table_schema = '{DATABASE}' ORDER BY table_name",
+        )
+        columns = run(
+            connection,
+            "SELECT column_name FROM information_schema.columns "
+            f"WHERE table_schema = '{DATABASE}' AND table_name = 'users' ORDER BY column_name",
+        )
+    assert tables == [("orders",), ("users",)]
+    assert columns == [("id",), ("name",)]
+
+
 def test_pymysql_speaks_to_the_endpoint_too(api: Api) -> None:
     api.branch("feature")
     password = api.password("feature")
