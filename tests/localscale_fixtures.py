@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import MySQLdb
 import pytest
+from django.utils import timezone
 from pytest_django import Settings
 
 from localscale.config import MySQLServer
+from localscale.models import Password
 from localscale.server import serve_in_thread
 from localscale.testing import AUTHORIZATION, TEST_ORGANIZATION, LocalScaleAdmin
 from tests.live_processes import localscale_prefix
@@ -84,6 +87,13 @@ def login(password: dict[str, Any], database: str | None = DATABASE) -> MySQLdb.
     if database:
         args["database"] = database
     return MySQLdb.connect(**args)
+
+
+def expire(password: dict[str, Any]) -> None:
+    """Make the password's ttl run out now (instead of sleeping through it)."""
+    row = Password.objects.get(username=password["username"])
+    assert row.expires_at == row.created_at + timedelta(seconds=row.ttl_seconds)
+    Password.objects.filter(pk=row.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
 
 def run(connection: MySQLdb.Connection, *statements: str) -> list[tuple[Any, ...]]:

@@ -24,6 +24,7 @@ from tests.localscale_fixtures import (
     Api,
     admin_fixture,  # noqa: F401
     api_fixture,  # noqa: F401
+    expire,
     localscale_fixture,  # noqa: F401
     login,
     run,
@@ -157,10 +158,11 @@ def test_skip_revert_drops_the_kept_table(api: Api) -> None:
 
 def test_an_expired_account_is_dropped_and_its_session_ended(api: Api) -> None:
     api.branch("feature")
-    password = api.password("feature", ttl=1)
+    password = api.password("feature", ttl=600)
     session = direct(password, "feature")
     try:
         run(session, "SELECT 1")
+        expire(password)
         deadline = time.monotonic() + 10
         while _ours("SELECT User FROM mysql.user WHERE User = %s", password["username"]):
             assert time.monotonic() < deadline, "the expired account was never dropped"
