@@ -15,7 +15,8 @@ from localscale.errors import ApiError
 from localscale.models import Call, CallKind, Fault
 
 # Fault rules that change what a call does rather than how it is answered.
-EFFECTS = ("deploy_request_error",)
+DEPLOY_REQUEST_ERROR = "deploy_request_error"  # the deploy request it creates fails validation
+EFFECTS = (DEPLOY_REQUEST_ERROR,)
 
 # The statistic each kind of call is counted under, per apply identifier.
 STAT_NAMES: dict[str, str] = {

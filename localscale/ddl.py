@@ -88,6 +88,16 @@ def columns(ddl: str) -> list[str]:
     return [str(item.name) for item in schema.expressions if isinstance(item, exp.ColumnDef)]
 
 
+def column_types(ddl: str) -> dict[str, str]:
+    """Column name → its type, as INFORMATION_SCHEMA shows it."""
+    schema = create_table(ddl).this
+    return {
+        str(item.name): item.args["kind"].sql(dialect=DIALECT) if item.args.get("kind") else ""
+        for item in schema.expressions
+        if isinstance(item, exp.ColumnDef)
+    }
+
+
 def renamed(ddl: str, name: str) -> str:
     """The same ``CREATE TABLE`` for a table called ``name``."""
     create = create_table(ddl)
@@ -102,10 +112,15 @@ def instant_eligible(operations: list[tuple[str, str | None, str | None]]) -> bo
             continue
         if operation != "alter" or old is None or new is None:
             return False
-        before, after = columns(old), columns(new)
+        before, after = _column_definitions(old), _column_definitions(new)
         if after[: len(before)] != before or _indexes(old) != _indexes(new):
             return False
     return bool(operations)
+
+
+def _column_definitions(ddl: str) -> list[str]:
+    schema = create_table(ddl).this
+    return [item.sql(dialect=DIALECT) for item in schema.expressions if _is_column(item)]
 
 
 def _indexes(ddl: str) -> list[str]:

@@ -39,7 +39,10 @@ _started: dict[str, int] = {}  # {"port": N} once this process serves the endpoi
 
 def advertised_address(http_host: str) -> str:
     """``host:port`` of the endpoint, as reached by whoever reached the API at ``http_host``."""
-    host = http_host.rsplit(":", 1)[0] if http_host.count(":") == 1 else http_host
+    if http_host.startswith("["):  # an IPv6 literal, [::1]:8766
+        host = http_host[: http_host.find("]") + 1]
+    else:
+        host = http_host.split(":", 1)[0]
     port = _started.get("port", settings.LOCALSCALE_MYSQL_PORT)
     return f"{host or '127.0.0.1'}:{port}"
 
@@ -172,6 +175,15 @@ class BranchSession(Session):
                 ddl.ER_NOT_SUPPORTED_YET,
             )
         return await self._forward(self._rewritten(expression, sql))
+
+    async def schema(self) -> dict[str, dict[str, dict[str, str]]]:
+        """The branch's keyspaces for INFORMATION_SCHEMA queries: {keyspace: {table: {column:
+        type}}} (mysql-mimic answers those queries from it, in both modes)."""
+        found: dict[str, dict[str, dict[str, str]]] = {}
+        for keyspace in sorted(self._current().keyspaces):
+            tables = await self._tables(keyspace)
+            found[keyspace] = {name: ddl.column_types(text) for name, text in tables.items()}
+        return found
 
     # --- SHOW and DDL -------------------------------------------------------------------------
 

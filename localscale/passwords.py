@@ -29,7 +29,7 @@ from localscale.models import Branch, Password
 logger = logging.getLogger(__name__)
 
 ROLES = ("admin", "readwriter", "writer", "reader")
-DEFAULT_ROLE = "reader"  # the API's default when no role is given
+DEFAULT_ROLE = "reader"  # least privilege when a client names no role
 MAX_TTL_SECONDS = 30 * 24 * 3600
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
@@ -42,7 +42,7 @@ def secret_for(password: Password) -> str:
 
 def native_auth_string(secret: str) -> str:
     """What MySQL stores for mysql_native_password: SHA1(SHA1(secret)), in hex."""
-    return hashlib.sha1(hashlib.sha1(secret.encode()).digest()).hexdigest()  # noqa: S324
+    return hashlib.sha1(hashlib.sha1(secret.encode()).digest()).hexdigest()
 
 
 def create(branch: Branch, payload: dict[str, Any], apply_identifier: str) -> tuple[Password, str]:

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from localscale import branches, deploys, front, passwords
-from localscale.calls import record_call, take_fault
+from localscale.calls import DEPLOY_REQUEST_ERROR, record_call, take_fault
 from localscale.clock import Reading, read_clock
 from localscale.errors import ApiError
 from localscale.models import CallKind, Fault
@@ -34,7 +34,6 @@ from localscale.shapes import (
 )
 
 APPLY_HEADER = "X-Ternadmin-Apply"
-DEPLOY_REQUEST_ERROR = "deploy_request_error"
 View = Callable[..., HttpResponse]
 
 
@@ -53,7 +52,8 @@ class Context:
     effect: str  # a fault rule's effect on this call ('' for none)
 
 
-Handler = Callable[..., tuple[int, dict[str, Any] | None]]
+Answer = tuple[int, dict[str, Any] | None]  # status, JSON body (None: no body)
+Handler = Callable[..., Answer]
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
@@ -180,8 +180,6 @@ def not_implemented(request: HttpRequest) -> HttpResponse:
 
 # --- Handlers: branches, passwords, keyspaces, schema ----------------------------------------
 
-Answer = tuple[int, dict[str, Any] | None]
-
 
 def list_branches(ctx: Context) -> Answer:
     found = branches.list_branches(ctx.org, ctx.db, ctx.reading)
@@ -250,7 +248,8 @@ def list_deploy_requests(ctx: Context) -> Answer:
 
 
 def create_deploy_request(ctx: Context) -> Answer:
-    forced = "LocalScale was told to fail this deploy request" if ctx.effect else ""
+    failing = ctx.effect == DEPLOY_REQUEST_ERROR
+    forced = "LocalScale was told to fail this deploy request" if failing else ""
     dr = deploys.create_deploy_request(
         ctx.org, ctx.db, ctx.payload, ctx.apply_identifier, ctx.reading, forced
     )

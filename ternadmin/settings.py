@@ -279,7 +279,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": config.env_str(ENV, "TERNADMIN_LOG_LEVEL", "INFO")},
     # One line per HTTP request to the engine is noise at INFO; failures are logged by the client.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    # The emulator's MySQL endpoint logs every connection at INFO.
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "mysql_mimic": {"level": "WARNING"},
+    },
 }
 
 SILENCED_SYSTEM_CHECKS = [

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 import httpx
 from django.conf import settings
 
-from tests.helpers import REPO_ROOT, clean_environ, free_port, mysql_url
+from localscale.config import MySQLServer
+from tests.helpers import REPO_ROOT, clean_environ, free_port, mariadb_server, mysql_url
 
 
 def database_settings() -> dict[str, str]:
@@ -39,6 +40,14 @@ def emulator_settings() -> dict[str, str]:
         "LOCALSCALE_MYSQL_URL": mysql_url("").rstrip("/"),
         "LOCALSCALE_DATABASE_PREFIX": localscale_prefix(),
     }
+
+
+def branch_server() -> MySQLServer:
+    """This run's MariaDB server, as the emulator's branch server."""
+    server = mariadb_server()
+    return MySQLServer(
+        server["host"], server.get("port", 3306), server["user"], server.get("password", "")
+    )
 
 
 def localscale_prefix() -> str:

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import MySQLdb
 import pytest
+from django.utils import timezone
 from pytest_django import Settings
 
+from localscale.config import MySQLServer
+from localscale.models import Password
 from localscale.server import serve_in_thread
 from localscale.testing import AUTHORIZATION, TEST_ORGANIZATION, LocalScaleAdmin
+from tests.live_processes import localscale_prefix
 
 DATABASE = "shop"
 USERS = "CREATE TABLE users (id bigint NOT NULL PRIMARY KEY, name varchar(64) NOT NULL)"
@@ -84,6 +89,13 @@ def login(password: dict[str, Any], database: str | None = DATABASE) -> MySQLdb.
     return MySQLdb.connect(**args)
 
 
+def expire(password: dict[str, Any]) -> None:
+    """Make the password's ttl run out now (instead of sleeping through it)."""
+    row = Password.objects.get(username=password["username"])
+    assert row.expires_at == row.created_at + timedelta(seconds=row.ttl_seconds)
+    Password.objects.filter(pk=row.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+
 def run(connection: MySQLdb.Connection, *statements: str) -> list[tuple[Any, ...]]:
     cursor = connection.cursor()
     rows: list[tuple[Any, ...]] = []
@@ -93,9 +105,18 @@ def run(connection: MySQLdb.Connection, *statements: str) -> list[tuple[Any, ...
     return rows
 
 
+@pytest.fixture(name="branch_server")
+def branch_server_fixture() -> MySQLServer | None:
+    """Where branch databases live: None, the schema model (a module may override this)."""
+    return None
+
+
 @pytest.fixture(name="localscale")
-def localscale_fixture(settings: Settings) -> Iterator[str]:
+def localscale_fixture(settings: Settings, branch_server: MySQLServer | None) -> Iterator[str]:
     settings.LOCALSCALE_TIME_SCALE = 1000.0
+    if branch_server is not None:
+        settings.LOCALSCALE_MYSQL_URL = branch_server
+        settings.LOCALSCALE_DATABASE_PREFIX = localscale_prefix()
     with serve_in_thread() as url:
         yield url
 
