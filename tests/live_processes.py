@@ -17,7 +17,10 @@ from contextlib import contextmanager
 import httpx
 from django.conf import settings
 
+from applies.demo.fresh import ORDERS_PLAN, FreshPlan, create_fresh_apply
+from applies.models import Apply
 from localscale.config import MySQLServer
+from localscale.testing import LocalScaleAdmin
 from tests.helpers import REPO_ROOT, clean_environ, free_port, mariadb_server, mysql_url
 
 
@@ -103,3 +106,12 @@ def serve_emulator() -> Iterator[int]:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=10)
+
+
+def fresh_planetscale_apply(port: int, plan: FreshPlan = ORDERS_PLAN) -> Apply:
+    """A never-driven PlanetScale apply whose database's production branch, at the emulator on
+    ``port``, starts at the plan's "before" schema (so its drive runs real DDL)."""
+    apply = create_fresh_apply("planetscale", plan)
+    admin = LocalScaleAdmin(f"http://127.0.0.1:{port}")
+    admin.seed(settings.PLANETSCALE_ORGANIZATION, apply.database_name, plan.production())
+    return apply

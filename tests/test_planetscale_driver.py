@@ -271,3 +271,16 @@ def test_a_first_step_persists_the_branch_name_before_any_engine_call() -> None:
     api.route("POST", "branches", branch_body(metadata["branch_name"], ready=False))
     assert step(apply, lease, api).then == Then.POLL  # created, not ready yet
     assert len(api.calls("POST", "branches")) == 1
+
+
+def test_a_keyspace_the_branch_lacks_fails_the_apply_instead_of_looping() -> None:
+    apply, lease = started(A.APPLYING_BRANCH_CHANGES)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 0})
+    api = FakeAPI()
+    api.route("GET", "branches/schemabot-x", branch_body("schemabot-x"))  # schema: 404
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.FAILED and state(apply) == A.FAILED
+    assert f"has no keyspace {KEYSPACE} that the plan changes" in outcome.message
+    assert api.calls("POST", "branches") == []

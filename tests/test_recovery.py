@@ -27,7 +27,6 @@ from applies.demo.fresh import (
     VSCHEMA_AFTER,
     FreshPlan,
     FreshTask,
-    create_fresh_apply,
 )
 from applies.engines.planetscale.branch_changes import branch_diff
 from applies.engines.planetscale.client import PlanetScaleClient
@@ -38,7 +37,7 @@ from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation
 from applies.states import ApplyState
 from localscale.testing import LocalScaleAdmin, fast_config
 from tests.helpers import REPO_ROOT
-from tests.live_processes import engine_env, serve_emulator
+from tests.live_processes import engine_env, fresh_planetscale_apply, serve_emulator
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -46,7 +45,7 @@ pytestmark = [
 ]
 
 STALE_AFTER = 2
-ORGANIZATION = "ternadmin-demo"
+ORGANIZATION = "ternadmin-demo"  # PLANETSCALE_ORGANIZATION in demo mode
 CRASH_POINTS = [
     f"{step}:{when}"
     for step in (
@@ -67,7 +66,6 @@ def drive_env(port: int, **extra: str) -> dict[str, str]:
     return engine_env(
         port,
         TERNADMIN_STALE_AFTER_SECONDS=str(STALE_AFTER),
-        PLANETSCALE_ORGANIZATION=ORGANIZATION,
         PLANETSCALE_PASSWORD_TTL_SECONDS="2",
         **extra,
     )
@@ -84,10 +82,7 @@ def admin(port: int) -> LocalScaleAdmin:
 
 
 def fresh(port: int, plan: FreshPlan = ORDERS_PLAN) -> Apply:
-    """A fresh apply whose database's production branch starts at the plan's "before"."""
-    apply = create_fresh_apply("planetscale", plan)
-    admin(port).seed(ORGANIZATION, apply.database_name, plan.production())
-    return apply
+    return fresh_planetscale_apply(port, plan)
 
 
 def recover(apply_id: int, port: int, **extra: str) -> subprocess.CompletedProcess[str]:

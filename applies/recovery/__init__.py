@@ -59,14 +59,14 @@ def _drive(drive: Drive, lease: Lease) -> tuple[str, str, str]:
     if not holds(lease):
         return Outcome.LEASE_LOST, "", "the lease was taken before the drive started"
     apply = Apply.objects.using(settings.SCHEMABOT_DATABASE).get(pk=drive.apply_id)
-    driver = driver_for(apply)
-    if driver is None:
-        return Outcome.ERROR, apply.state, f"no driver for engine {apply.engine}"
     operation = apply.operations.using(settings.SCHEMABOT_DATABASE).order_by("id").first()
     if apply.started_at is not None:
         DriveWriter(lease, operation.pk if operation else None).log(
             f"Recovering apply (heartbeat expired, was in {drive.claimed_state} state)"
         )
+    driver = driver_for(apply)
+    if driver is None:
+        return Outcome.ERROR, apply.state, f"no driver for engine {apply.engine}"
     try:
         with Heartbeat(lease, settings.TERNADMIN_HEARTBEAT_SECONDS) as heartbeat:
             end = run_steps(driver, lease, heartbeat)

@@ -81,20 +81,20 @@ def branch_step(ctx: StepContext) -> Next:
     """Resume state names a branch but no deploy request yet: the next branch step."""
     if ctx.state not in _AFTER_BRANCH_READY:
         return _prepare_branch(ctx)
+    # Upstream waits for the branch before resuming on it, and starts over without it.
     try:
-        # Upstream waits for the branch before resuming on it, and starts over without it.
-        if not ctx.client.get_branch(ctx.branch).ready:
-            return poll_after(BRANCH_POLL_SECONDS)
-        if ctx.state == A.APPLYING_BRANCH_CHANGES:
-            return _apply_changes(ctx)
-        if ctx.state == A.VALIDATING_BRANCH:
-            return _validate(ctx)
-        return _open_deploy_request(ctx)
+        branch = ctx.client.get_branch(ctx.branch)
     except EngineNotFound:
-        # The branch is gone (deleted, expired): make it again, as upstream starts fresh.
         ctx.log(f"Branch {ctx.branch} no longer exists; creating it again", warn=True)
         ctx.move(A.PREPARING_BRANCH)
         return run_now()
+    if not branch.ready:
+        return poll_after(BRANCH_POLL_SECONDS)
+    if ctx.state == A.APPLYING_BRANCH_CHANGES:
+        return _apply_changes(ctx)
+    if ctx.state == A.VALIDATING_BRANCH:
+        return _validate(ctx)
+    return _open_deploy_request(ctx)
 
 
 def _prepare_branch(ctx: StepContext) -> Next:

@@ -11,6 +11,8 @@ opened from it, as upstream starts over on a deploy request in error.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from applies.engines.base import (
     EngineConflict,
     EngineNotFound,
@@ -81,8 +83,9 @@ def _read(ctx: StepContext, number: int) -> DeployRequest | None:
         why = "is unknown to the engine"
     else:
         if dr.branch == ctx.branch:
-            if dr.deployed_at != ctx.metadata.deployed_at or not ctx.metadata.deploy_request_url:
-                ctx.persist(ctx.metadata.with_deploy_request(dr))
+            current = ctx.metadata.with_deploy_request(dr)  # deploy time, URL
+            if current != ctx.metadata:
+                ctx.persist(current)
             return dr
         why = f"belongs to branch {dr.branch}, not {ctx.branch}"
     ctx.persist(ctx.metadata.without_deploy_request())
@@ -128,7 +131,10 @@ def _deploy(ctx: StepContext, dr: DeployRequest, poll: float) -> Next:
     start = ctx.snap.pending(ControlOperation.START)
     if ctx.snap.option("defer_deploy") and start is None:
         if not ctx.metadata.deferred_deploy:
-            ctx.update_metadata(deferred_deploy=True, is_instant=dr.instant_ddl_eligible)
+            deferred = replace(
+                ctx.metadata, deferred_deploy=True, is_instant=dr.instant_ddl_eligible
+            )
+            ctx.persist(deferred)
         ctx.move(A.WAITING_FOR_DEPLOY, started=True)
         return poll_after(poll)
     crash_point("deploy", "before")

@@ -7,7 +7,7 @@ emits ``NewState`` and the tern layer persists it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from applies.engines.planetscale.branch_changes import BranchWriter
 from applies.engines.planetscale.client import PlanetScaleClient
@@ -38,10 +38,28 @@ class StepContext:
     def branch(self) -> str:
         return self.snap.branch
 
-    def move(self, new_state: str, **kwargs: object) -> None:
+    def move(
+        self,
+        new_state: str,
+        *,
+        message: str = "",
+        error: str | None = None,
+        started: bool = False,
+        event: LogEvent = LogEvent.STATE_TRANSITION,
+        completes_request: int | None = None,
+    ) -> None:
+        """Enter ``new_state`` (nothing when already there); see ``DriveWriter.transition``."""
         if self.state == new_state:
             return
-        self.writer.transition(self.state, new_state, **kwargs)  # type: ignore[arg-type]
+        self.writer.transition(
+            self.state,
+            new_state,
+            message=message,
+            error=error,
+            started=started,
+            event=event,
+            completes_request=completes_request,
+        )
         self.snap.apply.state = new_state
 
     def persist(self, metadata: PlanetScaleMetadata) -> None:
@@ -60,13 +78,10 @@ class StepContext:
             self.branch,
             password_ttl=self.config.password_ttl_seconds,
             timeout=self.config.timeout_seconds,
-            on_statement=lambda when: crash_point("branch_statement", when),  # type: ignore[arg-type]
+            on_statement=lambda when: crash_point("branch_statement", when),
         )
 
     @property
     def metadata(self) -> PlanetScaleMetadata:
         assert self.snap.metadata is not None
         return self.snap.metadata
-
-    def update_metadata(self, **changes: object) -> None:
-        self.persist(replace(self.metadata, **changes))  # type: ignore[arg-type]

@@ -16,8 +16,9 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Literal
 
-from applies.engines.base import EngineError, EngineRejected
+from applies.engines.base import EngineError, EngineNotFound, EngineRejected
 from applies.engines.planetscale.branch_sql import BranchConnection, mysql_driver
 from applies.engines.planetscale.client import PlanetScaleClient
 from applies.engines.planetscale.diff import SchemaDiff, diff_keyspace, diff_schema
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 # (keyspace, lower-cased table) -> the plan's DDL for that table
 PlannedDDL = Mapping[tuple[str, str], str]
 # Called with "before"/"after" around every DDL statement (crash points in tests).
-StatementHook = Callable[[str], None]
+StatementHook = Callable[[Literal["before", "after"]], None]
 
 
 @dataclass
@@ -51,8 +52,13 @@ def branch_diff(
     compare it with the desired schema; ``only``: the (keyspace, table)s to compare."""
     diffs = []
     for name, keyspace in desired.keyspaces.items():
-        tables = client.branch_schema(branch, name)
-        vschema = client.vschema(branch, name) if keyspace.vschema is not None else None
+        try:
+            tables = client.branch_schema(branch, name)
+            vschema = client.vschema(branch, name) if keyspace.vschema is not None else None
+        except EngineNotFound as exc:
+            raise EngineRejected(
+                f"branch {branch} has no keyspace {name} that the plan changes ({exc})"
+            ) from None
         names = None if only is None else {table for k, table in only if k == name}
         try:
             diffs.append(diff_keyspace(keyspace, tables, vschema, names))
