@@ -3,7 +3,8 @@
     python bench/resume_decision.py [--sizes 20,200] [--runs 15]
 
 What a resumed PlanetScale drive does before it runs any DDL: read the plan's schema files
-(``schema_files.desired_schema``), ``GET …/branches/{b}/schema?keyspace=…`` over real HTTP, and
+(``schema_files.desired_schema``), ``GET …/branches/{b}/keyspaces`` and
+``GET …/branches/{b}/schema?keyspace=…`` over real HTTP, and
 compare every table's CREATE statement with its desired shape (``branch_changes.branch_diff``).
 The branch's tables are real MariaDB ``SHOW CREATE TABLE`` output (created in a scratch
 database on the MariaDB server at 127.0.0.1, dropped afterwards); the desired schema is
@@ -90,12 +91,14 @@ def schema_files(size: int) -> str:
 
 @contextmanager
 def api_serving(schemas: dict[str, bytes]) -> Iterator[str]:
-    """Loopback HTTP answering ``GET …/databases/{db}/branches/b/schema`` per database."""
+    """Loopback HTTP answering ``GET …/databases/{db}/branches/b/schema`` per database (and
+    its keyspaces: one)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             database = self.path.split("/databases/")[1].split("/")[0]
-            body = schemas[database]
+            keyspaces = json.dumps({"data": [{"name": KEYSPACE}]}).encode()
+            body = keyspaces if "/keyspaces" in self.path else schemas[database]
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -162,6 +162,7 @@ def test_lost_resume_state_and_production_at_the_desired_schema_completes_creati
     api = FakeAPI()
     api.route("GET", "deploy-requests", {"data": []})
     production = schema_body(("orders", ORDERS_WITH_NOTE), ("order_notes", ORDER_NOTES))
+    api.route("GET", "branches/main/keyspaces", {"data": [{"name": KEYSPACE}]})
     api.route("GET", "branches/main/schema", production)
 
     outcome = step(apply, lease, api)
@@ -180,6 +181,7 @@ def test_lost_resume_state_with_production_behind_starts_over_from_one_branch() 
     api = FakeAPI()
     api.route("GET", "deploy-requests", {"data": []})
     before = ORDERS_PLAN.before[KEYSPACE]["orders"]
+    api.route("GET", "branches/main/keyspaces", {"data": [{"name": KEYSPACE}]})
     api.route("GET", "branches/main/schema", schema_body(("orders", before)))
 
     outcome = step(apply, lease, api)
@@ -238,6 +240,7 @@ def test_a_vschema_only_plan_patches_the_vschema_and_runs_no_ddl() -> None:
     with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 0})
     api = FakeAPI()
     api.route("GET", "branches/schemabot-x", branch_body("schemabot-x"))
+    api.route("GET", "branches/schemabot-x/keyspaces", {"data": [{"name": KEYSPACE}]})
     api.route("GET", "branches/schemabot-x/schema", schema_body())
     api.route("GET", f"branches/schemabot-x/keyspaces/{KEYSPACE}/vschema", {"raw": "{}"})
     api.route("PATCH", f"branches/schemabot-x/keyspaces/{KEYSPACE}/vschema", {"raw": VSCHEMA_AFTER})
@@ -277,7 +280,8 @@ def test_a_keyspace_the_branch_lacks_fails_the_apply_instead_of_looping() -> Non
     apply, lease = started(A.APPLYING_BRANCH_CHANGES)
     with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 0})
     api = FakeAPI()
-    api.route("GET", "branches/schemabot-x", branch_body("schemabot-x"))  # schema: 404
+    api.route("GET", "branches/schemabot-x", branch_body("schemabot-x"))
+    api.route("GET", "branches/schemabot-x/keyspaces", {"data": [{"name": "schemabot_x"}]})
 
     outcome = step(apply, lease, api)
 

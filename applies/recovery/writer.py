@@ -3,7 +3,7 @@
 The apply row is written first with ``WHERE lease_token = <ours>``; if that matches nothing the
 lease is lost and the transaction rolls back, so the operation row, tasks and log row of the
 same step are never written without it. Operation and task rows are guarded through their
-parent (SchemaBot's apply-lease guard, domain.md §3.5).
+parent (SchemaBot's apply-lease guard, upstream pkg/storage/mysqlstore/tasks.go).
 """
 
 from __future__ import annotations

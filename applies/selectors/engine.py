@@ -1,6 +1,6 @@
 """An apply's persisted engine resume state, and what the engine says about it now.
 
-The persisted half is ``apply_operations.engine_resume_metadata`` (domain.md §4.3): for
+The persisted half is ``apply_operations.engine_resume_metadata`` (upstream psMetadata): for
 PlanetScale ``branch_name``, ``deploy_request_id`` and ``deploy_request_url``. It is read
 leniently here (the console must show even a corrupt value, and say so); the recovery driver
 reads it strictly.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Literal
 
-from applies.engines.base import EngineError, EngineNotFound, EngineRejected
+from applies.engines.base import EngineError, EngineRejected
 from applies.engines.planetscale.branch_sql import BranchConnection, mysql_driver
 from applies.engines.planetscale.client import PlanetScaleClient
 from applies.engines.planetscale.diff import SchemaDiff, diff_keyspace, diff_schema
@@ -49,16 +49,17 @@ def branch_diff(
     only: Collection[tuple[str, str]] | None = None,
 ) -> SchemaDiff:
     """Fetch the branch's schema (per keyspace, and its VSchema where the plan has one) and
-    compare it with the desired schema; ``only``: the (keyspace, table)s to compare."""
+    compare it with the desired schema; ``only``: the (keyspace, table)s to compare. A keyspace
+    of the plan that the branch lacks is a rejection: no DDL could land there."""
+    missing = sorted(set(desired.keyspaces) - set(client.keyspaces(branch)))
+    if missing:
+        raise EngineRejected(
+            f"branch {branch} has no keyspace {', '.join(missing)} that the plan changes"
+        )
     diffs = []
     for name, keyspace in desired.keyspaces.items():
-        try:
-            tables = client.branch_schema(branch, name)
-            vschema = client.vschema(branch, name) if keyspace.vschema is not None else None
-        except EngineNotFound as exc:
-            raise EngineRejected(
-                f"branch {branch} has no keyspace {name} that the plan changes ({exc})"
-            ) from None
+        tables = client.branch_schema(branch, name)
+        vschema = client.vschema(branch, name) if keyspace.vschema is not None else None
         names = None if only is None else {table for k, table in only if k == name}
         try:
             diffs.append(diff_keyspace(keyspace, tables, vschema, names))
