@@ -10,6 +10,7 @@ so "nothing was created" is checked call by call.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -288,3 +289,22 @@ def test_a_keyspace_the_branch_lacks_fails_the_apply_instead_of_looping() -> Non
     assert outcome.then == Then.FAILED and state(apply) == A.FAILED
     assert f"has no keyspace {KEYSPACE} that the plan changes" in outcome.message
     assert api.calls("POST", "branches") == []
+
+
+def test_a_branch_that_never_gets_ready_fails_the_apply_after_the_wait(
+    settings: Any,
+) -> None:
+    apply, lease = claimed()
+    api = FakeAPI()
+    assert step(apply, lease, api).then == Then.CONTINUE  # branch name persisted
+    name = ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata["branch_name"]
+    api.route("GET", f"branches/{name}", branch_body(name, ready=False))
+    assert step(apply, lease, api).then == Then.POLL
+    settings.TERNADMIN_ENGINE_WAIT_SECONDS = 60
+    ApplyLog.objects.using(DB).filter(apply=apply, new_state=A.PREPARING_BRANCH).update(
+        created_at=Apply.objects.using(DB).get(pk=apply.pk).created_at - timedelta(minutes=5)
+    )
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.FAILED and "not ready after 60s" in outcome.message

@@ -10,6 +10,8 @@ branch's open deploy requests and, when nothing is found, a re-plan against prod
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from applies.engines.base import (
     EngineConflict,
     EngineNotFound,
@@ -89,12 +91,21 @@ def branch_step(ctx: StepContext) -> Next:
         ctx.move(A.PREPARING_BRANCH)
         return run_now()
     if not branch.ready:
-        return poll_after(BRANCH_POLL_SECONDS)
+        return _wait_for_branch(ctx)
     if ctx.state == A.APPLYING_BRANCH_CHANGES:
         return _apply_changes(ctx)
     if ctx.state == A.VALIDATING_BRANCH:
         return _validate(ctx)
     return _open_deploy_request(ctx)
+
+
+def _wait_for_branch(ctx: StepContext) -> Next:
+    """Poll a branch that is not ready, for at most ``TERNADMIN_ENGINE_WAIT_SECONDS`` in this
+    state (upstream ``waitForBranchReady`` gives up after 30 minutes and fails the apply)."""
+    limit = settings.TERNADMIN_ENGINE_WAIT_SECONDS
+    if ctx.waited_longer_than(limit):
+        raise DriveFailed(f"branch {ctx.branch} not ready after {limit:g}s")
+    return poll_after(BRANCH_POLL_SECONDS)
 
 
 def _prepare_branch(ctx: StepContext) -> Next:
@@ -109,7 +120,7 @@ def _prepare_branch(ctx: StepContext) -> Next:
             branch = ctx.client.get_branch(ctx.branch)
     crash_point("create_branch", "after")
     if not branch.ready:
-        return poll_after(BRANCH_POLL_SECONDS)
+        return _wait_for_branch(ctx)
     ctx.move(A.APPLYING_BRANCH_CHANGES)
     return run_now()
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from applies.dbclock import SecondsAgo
 from applies.engines.planetscale.branch_changes import BranchWriter
 from applies.engines.planetscale.client import PlanetScaleClient
 from applies.engines.planetscale.config import PlanetScaleConfig
 from applies.engines.planetscale.metadata import PlanetScaleMetadata
+from applies.models import ApplyLog
 from applies.recovery.crash import crash_point
 from applies.recovery.snapshot import Snapshot
 from applies.recovery.writer import DriveWriter
@@ -79,6 +81,21 @@ class StepContext:
             password_ttl=self.config.password_ttl_seconds,
             timeout=self.config.timeout_seconds,
             on_statement=lambda when: crash_point("branch_statement", when),
+        )
+
+    def waited_longer_than(self, seconds: float) -> bool:
+        """Whether the apply entered its current state more than ``seconds`` ago, by the
+        database's clock: its timeline's last move into the state is that old."""
+        logs = ApplyLog.objects.using(self.writer.db)
+        entered = (
+            logs.filter(apply_id=self.snap.apply.pk, new_state=self.state)
+            .filter(event_type=LogEvent.STATE_TRANSITION)
+            .order_by("-id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return entered is not None and (
+            logs.filter(pk=entered, created_at__lt=SecondsAgo(int(seconds))).exists()
         )
 
     @property
