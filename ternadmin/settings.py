@@ -88,7 +88,7 @@ INSTALLED_APPS = [
 # when TERNADMIN_LOCALSCALE=1 asks for it (a staging set-up that wants an emulated PlanetScale).
 LOCALSCALE_INSTALLED = config.env_bool(ENV, "TERNADMIN_LOCALSCALE", default=DEMO_MODE)
 if LOCALSCALE_INSTALLED:
-    INSTALLED_APPS.append("applies.engines.localscale")
+    INSTALLED_APPS.append("localscale")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -211,6 +211,19 @@ TERNADMIN_ENGINES = engine_config.env_engines(ENV, "TERNADMIN_ENGINES", ["planet
 # The demo talks to the LocalScale emulator (`manage.py localscale serve`) on this port.
 LOCALSCALE_PORT = config.env_port(ENV, "LOCALSCALE_PORT", default=8766)
 LOCALSCALE_TIME_SCALE = config.env_float(ENV, "LOCALSCALE_TIME_SCALE", 1.0, maximum=1_000_000)
+if LOCALSCALE_INSTALLED:
+    from localscale import config as localscale_config
+
+    # Branch connections: the emulator's MySQL-protocol endpoint (`localscale serve` starts it).
+    LOCALSCALE_MYSQL_PORT = config.env_port(ENV, "LOCALSCALE_MYSQL_PORT", default=8767)
+    # With a server here, every branch keyspace is a real database on it and branch passwords
+    # are real accounts; without one (the demo), branches are a schema-only model in the
+    # emulator.
+    LOCALSCALE_MYSQL_URL = localscale_config.env_mysql_server(ENV, "LOCALSCALE_MYSQL_URL")
+    # Branch databases are named <prefix>_<hash>: one prefix per emulator sharing a server.
+    LOCALSCALE_DATABASE_PREFIX = localscale_config.env_prefix(
+        ENV, "LOCALSCALE_DATABASE_PREFIX", "localscale"
+    )
 PLANETSCALE_API_URL = engine_config.env_http_url(
     ENV, "PLANETSCALE_API_URL", f"http://127.0.0.1:{LOCALSCALE_PORT}" if DEMO_MODE else ""
 )
@@ -236,6 +249,10 @@ PLANETSCALE_MAX_RETRIES = config.env_int(
     ENV, "PLANETSCALE_MAX_RETRIES", default=4, minimum=0, maximum=20
 )
 PLANETSCALE_BACKOFF_SECONDS = config.env_float(ENV, "PLANETSCALE_BACKOFF_SECONDS", 0.5, maximum=60)
+# Branch passwords the driver creates for its DDL expire on their own after this long.
+PLANETSCALE_PASSWORD_TTL_SECONDS = config.env_int(
+    ENV, "PLANETSCALE_PASSWORD_TTL_SECONDS", default=600, minimum=1, maximum=DAY
+)
 # --- End of engines ----------------------------------------------------------------------------
 
 # --- Console ---------------------------------------------------------------------------------
@@ -365,6 +382,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "axes.apps": {"level": "WARNING"},  # its version banner, at every start of every command
+        "mysql_mimic": {"level": "WARNING"},  # the emulator's MySQL endpoint: every connection
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }

@@ -68,6 +68,22 @@ def _empty_schemabot_tables_after_transactional_tests(
                 cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_emulator_databases_at_the_end(django_db_setup: None) -> Iterator[None]:
+    # Emulators served as processes (tests.live_processes) make real databases and accounts
+    # named after this run's test database; whatever a test left behind goes at the end.
+    yield
+    if not schemabot_on_mariadb():
+        return
+    from django.test import override_settings
+
+    from localscale.store.mariadb import MariaDBStore
+    from tests.live_processes import branch_server, localscale_prefix
+
+    with override_settings(LOCALSCALE_DATABASE_PREFIX=localscale_prefix()):
+        MariaDBStore(branch_server()).reset()
+
+
 @pytest.fixture(autouse=True)
 def _drives_stay_queued(settings: Any) -> None:
     # A claim in an in-process test records its drive and leaves it queued: a detached drive

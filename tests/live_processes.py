@@ -17,7 +17,11 @@ from contextlib import contextmanager
 import httpx
 from django.conf import settings
 
-from tests.helpers import REPO_ROOT, clean_environ, free_port, mysql_url
+from applies.demo.fresh import ORDERS_PLAN, FreshPlan, create_fresh_apply
+from applies.models import Apply
+from localscale.config import MySQLServer
+from localscale.testing import LocalScaleAdmin
+from tests.helpers import REPO_ROOT, clean_environ, free_port, mariadb_server, mysql_url
 
 
 def database_settings() -> dict[str, str]:
@@ -30,10 +34,35 @@ def database_settings() -> dict[str, str]:
     }
 
 
+def emulator_settings() -> dict[str, str]:
+    """The emulator's branch databases: real ones on the test server when the run is on
+    MariaDB (named after this run's test database, so parallel runs never collide)."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.mysql":
+        return {}
+    return {
+        "LOCALSCALE_MYSQL_URL": mysql_url("").rstrip("/"),
+        "LOCALSCALE_DATABASE_PREFIX": localscale_prefix(),
+    }
+
+
+def branch_server() -> MySQLServer:
+    """This run's MariaDB server, as the emulator's branch server."""
+    server = mariadb_server()
+    return MySQLServer(
+        server["host"], server.get("port", 3306), server["user"], server.get("password", "")
+    )
+
+
+def localscale_prefix() -> str:
+    """``<test database>_lsc``: this run's own prefix for the emulator's databases."""
+    return f"{settings.DATABASES['default']['NAME']}_lsc"[:40].lower()
+
+
 def engine_settings(port: int, *, stale_after: int = 2) -> dict[str, str]:
     """The test databases plus the emulator on ``port``, a fast clock and short windows."""
     return {
         **database_settings(),
+        **emulator_settings(),
         "PLANETSCALE_API_URL": f"http://127.0.0.1:{port}",
         "PLANETSCALE_SERVICE_TOKEN_ID": "test",
         "PLANETSCALE_SERVICE_TOKEN": "test-secret",
@@ -57,9 +86,10 @@ def engine_env(port: int, **overrides: str) -> dict[str, str]:
 @contextmanager
 def serve_emulator() -> Iterator[int]:
     """``manage.py localscale serve`` on a free port, answering; its port."""
-    port = free_port()
+    port, mysql_port = free_port(), free_port()
+    command = ["localscale", "serve", "--port", str(port), "--mysql-port", str(mysql_port)]
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "localscale", "serve", "--port", str(port)],
+        [sys.executable, "manage.py", *command],
         cwd=REPO_ROOT,
         env=engine_env(port),
         stdout=subprocess.DEVNULL,
@@ -76,3 +106,12 @@ def serve_emulator() -> Iterator[int]:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=10)
+
+
+def fresh_planetscale_apply(port: int, plan: FreshPlan = ORDERS_PLAN) -> Apply:
+    """A never-driven PlanetScale apply whose database's production branch, at the emulator on
+    ``port``, starts at the plan's "before" schema (so its drive runs real DDL)."""
+    apply = create_fresh_apply("planetscale", plan)
+    admin = LocalScaleAdmin(f"http://127.0.0.1:{port}")
+    admin.seed(settings.PLANETSCALE_ORGANIZATION, apply.database_name, plan.production())
+    return apply

@@ -20,7 +20,6 @@ import pytest
 from django.db import connections
 from playwright.sync_api import Page, expect, sync_playwright
 
-from applies.demo.fresh import create_fresh_apply
 from applies.models import Apply, ApplyLog
 from applies.roles import Role
 from applies.states import ApplyState
@@ -28,7 +27,12 @@ from applies.vocabulary import LogSource
 from tests.claim_fixtures import reload
 from tests.console_fixtures import PASSWORD, user_in
 from tests.helpers import REPO_ROOT
-from tests.live_processes import engine_env, engine_settings, serve_emulator
+from tests.live_processes import (
+    engine_env,
+    engine_settings,
+    fresh_planetscale_apply,
+    serve_emulator,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -64,7 +68,7 @@ def console(settings: Any, emulator: int, monkeypatch: pytest.MonkeyPatch) -> in
 
 def crashed_apply(port: int) -> Apply:
     """A PlanetScale apply whose driver died just before creating the deploy request."""
-    apply = create_fresh_apply("planetscale")
+    apply = fresh_planetscale_apply(port)
     env = engine_env(port, TERNADMIN_CRASH_AT="create_deploy_request:before")
     crash = subprocess.run(
         [sys.executable, "manage.py", "recover", str(apply.pk)],

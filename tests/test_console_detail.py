@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from applies import selectors
-from applies.engines.base import DeployRequest
+from applies.engines.planetscale.types import DeployRequest
 from applies.models import ApplyOperation, Task
 from applies.roles import Role
 from applies.states import ApplyState
@@ -95,15 +95,15 @@ def test_engine_answer_when_the_engine_is_down(viewer: Client, settings: Any) ->
 def test_engine_answer_maps_the_deploy_request_state(
     viewer: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from applies.engines import planetscale
+    from applies.engines.planetscale.client import PlanetScaleClient
 
-    def get_deploy_request(self: object, target: object, number: int) -> DeployRequest:
+    def get_deploy_request(self: object, number: int) -> DeployRequest:
         return DeployRequest.from_api(
             {"number": number, "state": "open", "deployment_state": "pending_cutover",
              "branch": METADATA["branch_name"], "html_url": "https://ps.example/dr/17"}
         )  # fmt: skip
 
-    monkeypatch.setattr(planetscale.PlanetScaleEngine, "get_deploy_request", get_deploy_request)
+    monkeypatch.setattr(PlanetScaleClient, "get_deploy_request", get_deploy_request)
     apply = stuck_apply()
     html = viewer.get(f"/applies/{apply.pk}/engine").content.decode()
     assert "Deploy request #17 is pending_cutover (waiting for cutover)." in html

@@ -22,7 +22,10 @@ from tests.helpers import REPO_ROOT, clean_environ, free_port
 def demo_server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = clean_environ(
-        PORT=str(port), LOCALSCALE_PORT=str(free_port()), TERNADMIN_DATA_DIR=str(tmp_path)
+        PORT=str(port),
+        LOCALSCALE_PORT=str(free_port()),
+        LOCALSCALE_MYSQL_PORT=str(free_port()),
+        TERNADMIN_DATA_DIR=str(tmp_path),
     )
     log = (tmp_path / "demo.log").open("w")
     process = subprocess.Popen(

@@ -9,23 +9,19 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from pytest_django import Settings
 
-from applies.engines import driven_engines, engine_for
-from applies.engines.base import (
-    CorruptResumeState,
+from applies.engines import driven_engines, driver_for
+from applies.engines.base import CorruptResumeState, EngineConflict, EngineNotFound, EngineRejected
+from applies.engines.config import env_engines, env_float, env_http_url
+from applies.engines.planetscale.metadata import PlanetScaleMetadata
+from applies.engines.planetscale.types import (
     DeployRequest,
     DeployRequestState,
-    EngineConflict,
-    EngineNotFound,
-    EngineRejected,
-    PlanetScaleMetadata,
     deterministic_branch_name,
     engine_state,
     is_open,
-    missing_statements,
 )
-from applies.engines.config import env_engines, env_float, env_http_url
-from applies.engines.planetscale import PlanetScaleEngine
 from applies.models import Apply
+from applies.recovery.planetscale import PlanetScaleDriver
 from applies.states import APPLY_STATES, ApplyState
 
 DR = DeployRequestState
@@ -164,6 +160,23 @@ def test_metadata_follows_a_deploy_request() -> None:
     assert metadata.deployed_at == "2026-07-01T11:25:00Z"
 
 
+def test_forgetting_an_errored_deploy_request_counts_it_and_keeps_other_keys() -> None:
+    metadata = PlanetScaleMetadata(
+        branch_name="b", deploy_request_id=4, deferred_deploy=True, extra={"newer": 1}
+    )
+    forgotten = metadata.without_deploy_request(errored=True).with_deploy_request(
+        DeployRequest.from_api(_api_deploy_request(number=5))
+    )
+    again = PlanetScaleMetadata.from_json(
+        json.dumps(forgotten.without_deploy_request(errored=True).to_json())
+    )
+    assert again is not None
+    assert again.errored_deploy_requests == [4, 5]
+    assert (again.deploy_request_id, again.deferred_deploy) == (None, False)
+    assert again.extra["newer"] == 1
+    assert metadata.without_deploy_request().errored_deploy_requests == []
+
+
 # --- Names, statements, API shapes ------------------------------------------------------------
 
 
@@ -179,17 +192,6 @@ def test_branch_names_are_deterministic(database: str, plan: str, expected: str)
     assert deterministic_branch_name(database, plan) == expected
 
 
-def test_missing_statements_compare_normalised_and_keep_order() -> None:
-    desired = (
-        "CREATE TABLE a (id int);",
-        "ALTER TABLE b ADD COLUMN c int",
-        "CREATE TABLE d (x int)",
-    )
-    present = ["CREATE  TABLE a (id int)", "CREATE TABLE d (x int)"]
-    assert missing_statements(desired, present) == ["ALTER TABLE b ADD COLUMN c int"]
-    assert missing_statements(("X;", "X"), []) == ["X;"]
-
-
 def _api_deploy_request(**overrides: Any) -> dict[str, Any]:
     # The shape PlanetScale's API answers with: state is open/closed, the machine is
     # deployment_state, details under deployment.
@@ -201,7 +203,7 @@ def _api_deploy_request(**overrides: Any) -> dict[str, Any]:
         "approved": True,
         "state": "open",
         "deployment_state": "ready",
-        "deployment": {"state": "ready", "instant_ddl_eligible": True, "lint_errors": []},
+        "deployment": {"state": "ready", "instant_ddl_eligible": True},
         "created_at": "2026-07-01T10:30:00Z",
         "deployed_at": None,
         "html_url": "https://app.planetscale.com/org/shop/deploy-requests/42",
@@ -246,16 +248,16 @@ def test_engine_settings_fail_loudly_on_bad_values() -> None:
 def test_only_planetscale_is_driven(settings: Settings) -> None:
     settings.TERNADMIN_ENGINES = ["planetscale", "spirit"]
     assert driven_engines() == ("planetscale",)
-    assert engine_for(Apply(engine="spirit")) is None
-    engine = engine_for(Apply(engine="planetscale"))
-    assert isinstance(engine, PlanetScaleEngine)
-    engine.close()
+    assert driver_for(Apply(engine="spirit")) is None
+    driver = driver_for(Apply(pk=7, engine="planetscale"))
+    assert isinstance(driver, PlanetScaleDriver) and driver.apply_id == 7
+    driver.close()
     settings.TERNADMIN_ENGINES = ["spirit"]
-    assert engine_for(Apply(engine="planetscale")) is None
+    assert driver_for(Apply(engine="planetscale")) is None
 
 
 def test_a_driven_planetscale_needs_its_credentials(settings: Settings) -> None:
     settings.TERNADMIN_ENGINES = ["planetscale"]
     settings.PLANETSCALE_SERVICE_TOKEN = ""
     with pytest.raises(ImproperlyConfigured, match="PLANETSCALE_SERVICE_TOKEN is not set"):
-        engine_for(Apply(engine="planetscale"))
+        driver_for(Apply(engine="planetscale"))

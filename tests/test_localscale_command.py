@@ -13,10 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from applies.engines.base import BranchTarget
-from applies.engines.localscale.testing import AUTHORIZATION, fast_config
-from applies.engines.planetscale import PlanetScaleEngine
+from localscale.testing import AUTHORIZATION, TEST_ORGANIZATION
 from tests.helpers import REPO_ROOT, clean_environ, free_port, run_manage
+from tests.localscale_fixtures import USERS, Api, login, run
 
 
 @pytest.fixture
@@ -41,11 +40,12 @@ class Served:
 
 @pytest.fixture
 def served(environ: dict[str, str], tmp_path: Path) -> Iterator[Served]:
-    port = free_port()
+    port, mysql_port = free_port(), free_port()
     log = tmp_path / "localscale.log"
+    command = ["localscale", "serve", "--port", str(port), "--mysql-port", str(mysql_port)]
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "localscale", "serve", "--port", str(port)],
+            [sys.executable, "manage.py", *command],
             cwd=REPO_ROOT,
             env=environ,
             stdout=out,
@@ -82,32 +82,40 @@ def stats(environ: dict[str, str]) -> dict[str, dict[str, int]]:
 
 
 def test_serve_then_stats_per_apply_then_reset(served: Served, environ: dict[str, str]) -> None:
-    target = BranchTarget(
-        "shop", "schemabot-shop-cafe0001", "apply-cmd", ("CREATE TABLE t (id int)",)
-    )
-    with PlanetScaleEngine(fast_config(served.url)) as engine:
-        for _ in range(2):  # a resumed driver repeats every step
-            engine.ensure_branch(target)
-            engine.apply_branch_changes(target)
-            number = engine.ensure_deploy_request(target, None).number
-            engine.validate_deploy_request(target, number, poll_interval=0.01, timeout=10)
-            engine.deploy(target, number)
+    seed = {
+        "organization": TEST_ORGANIZATION,
+        "database": "shop",
+        "keyspaces": {"shop": {"tables": [USERS]}},
+    }
+    assert httpx.post(f"{served.url}/admin/databases", json=seed, headers=AUTHORIZATION).is_success
+    api = Api(served.url)
+    headers = {"X-Ternadmin-Apply": "apply-cmd"}
+    api.ok("POST", "branches", json={"name": "feature"}, headers=headers)
+    time.sleep(0.05)  # ready after 1 s at time scale 1000
+    password = api.ok("POST", "branches/feature/passwords", json={"role": "admin"}, headers=headers)
+    with login(password) as connection:  # the serve process's MySQL endpoint
+        run(connection, "CREATE TABLE orders (id bigint NOT NULL PRIMARY KEY)")
+    dr = api.ok("POST", "deploy-requests", json={"branch": "feature"}, headers=headers)
+    api.wait(dr["number"], "ready")
+    api.ok("POST", f"deploy-requests/{dr['number']}/deploy", headers=headers)
+    api.wait(dr["number"], "complete_pending_revert")
+    assert set(api.tables("main")) == {"orders", "users"}
 
     counts = stats(environ)["apply-cmd"]
     assert counts["branches_created"] == 1
     assert counts["deploy_requests_created"] == 1
     assert counts["deploys"] == 1
-    assert counts["schema_applied"] == counts["passwords_created"] == 1
+    assert counts["passwords_created"] == counts["live_passwords"] == 1
     text = run_manage("localscale", "stats", env=environ).stdout
     assert "apply-cmd" in text and "deploy_requests_created" in text
 
     reset = run_manage("localscale", "reset", env=environ)
-    assert reset.returncode == 0 and "rows deleted" in reset.stdout
+    assert reset.returncode == 0 and "deleted" in reset.stdout
     assert stats(environ) == {}
 
     assert served.stop(signal.SIGINT) == 0
     log = served.log.read_text()
-    assert f"LocalScale serving on {served.url}" in log
+    assert f"LocalScale serving on {served.url}, branch connections on" in log
     assert "LocalScale stopped." in log
 
 

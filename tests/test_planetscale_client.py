@@ -1,213 +1,245 @@
-"""The PlanetScale client's transport over real HTTP: retries, backoff, errors, secrecy.
+"""The PlanetScale client against the documented API: endpoints, bodies, retries, secrecy.
 
-LocalScale serves from a thread of the test process and injects the faults.
+Every answer here has the shape PlanetScale's API reference documents (``planetscale_fakes``);
+the client is checked for the exact method, path and body of each call it makes.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from typing import Any
 
+import httpx
 import pytest
 from pytest_django import Settings
 
 from applies.engines.base import (
-    BranchTarget,
     EngineConflict,
     EngineError,
     EngineNotFound,
     EngineRejected,
     EngineUnavailable,
 )
-from applies.engines.localscale.server import serve_in_thread
-from applies.engines.localscale.testing import TEST_TOKEN, LocalScaleAdmin, fast_config
-from applies.engines.planetscale import PlanetScaleConfig, PlanetScaleEngine
+from applies.engines.planetscale.config import PlanetScaleConfig
+from applies.engines.planetscale.transport import APPLY_HEADER, Transport
 from tests.helpers import free_port
-
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "schemabot"])
-
-TARGET = BranchTarget(
-    database="shop_db",
-    branch="schemabot-shop-db-0badcafe",
-    apply_identifier="apply-client",
-    statements=("CREATE TABLE t (id int)",),
+from tests.planetscale_fakes import (
+    DATABASE,
+    TOKEN,
+    FakeAPI,
+    Recorder,
+    branch_body,
+    client,
+    config,
+    deploy_request_body,
+    password_body,
+    schema_body,
 )
-BRANCH_PATH = f"/branches/{TARGET.branch}$"
 
 
-@pytest.fixture
-def localscale(settings: Settings) -> Iterator[str]:
-    settings.LOCALSCALE_TIME_SCALE = 1000.0
-    with serve_in_thread() as url:
-        yield url
+def test_branches_are_read_and_created_from_main() -> None:
+    api = FakeAPI()
+    api.route("GET", "branches/feature", branch_body("feature", ready=False))
+    api.route("POST", "branches", branch_body("feature", ready=False))
+    ps = client(api)
+    assert ps.get_branch("feature").ready is False
+    created = ps.create_branch("feature")
+    assert created.name == "feature" and created.parent_branch == "main"
+    (post,) = api.calls("POST", "branches")
+    assert api.body(post) == {"name": "feature", "parent_branch": "main"}
 
 
-@pytest.fixture
-def admin(localscale: str) -> LocalScaleAdmin:
-    return LocalScaleAdmin(localscale)
+def test_a_branch_password_is_admin_and_short_lived_and_deleted_by_id() -> None:
+    api = FakeAPI()
+    api.route("POST", "branches/feature/passwords", password_body())
+    api.route("DELETE", "branches/feature/passwords/pw123", httpx.Response(204))
+    ps = client(api)
+    password = ps.create_password("feature", "ternadmin-1", 600)
+    assert (password.username, password.access_host_url) == ("u123", "aws.connect.psdb.cloud")
+    assert "pscale_pw_secret" not in repr(password)
+    ps.delete_password("feature", password.id)
+    (post,) = api.calls("POST", "branches/feature/passwords")
+    assert api.body(post) == {"name": "ternadmin-1", "role": "admin", "ttl": 600}
+    assert len(api.calls("DELETE", "branches/feature/passwords/pw123")) == 1
 
 
-class Recorder:
-    """Stands in for ``time.sleep``: records the backoff instead of waiting it out."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-def client(url: str, sleep: Any = time.sleep, **overrides: Any) -> PlanetScaleEngine:
-    return PlanetScaleEngine(fast_config(url, **overrides), sleep=sleep)
-
-
-def branch_reads(admin: LocalScaleAdmin) -> list[int]:
-    return [
-        call["status"]
-        for call in admin.calls(TARGET.apply_identifier)
-        if call["path"].endswith(f"/branches/{TARGET.branch}")
-    ]
+def test_schema_is_read_per_keyspace_and_vschema_read_and_patched() -> None:
+    api = FakeAPI()
+    api.route("GET", "branches/feature/schema", schema_body(("t", "CREATE TABLE t (id int)")))
+    api.route("GET", "branches/feature/keyspaces", {"data": [{"name": "shop"}, {"name": "ks2"}]})
+    api.route("GET", "branches/feature/keyspaces/shop/vschema", {"raw": '{"sharded":false}'})
+    api.route("PATCH", "branches/feature/keyspaces/shop/vschema", {"raw": "{}"})
+    ps = client(api)
+    tables = ps.branch_schema("feature", "shop")
+    assert [(t.name, t.raw) for t in tables] == [("t", "CREATE TABLE t (id int)")]
+    (get,) = api.calls("GET", "branches/feature/schema")
+    assert get.url.params["keyspace"] == "shop"
+    assert ps.keyspaces("feature") == ["shop", "ks2"]
+    assert ps.vschema("feature", "shop") == '{"sharded":false}'
+    ps.update_vschema("feature", "shop", "{}")
+    (patch,) = api.calls("PATCH", "branches/feature/keyspaces/shop/vschema")
+    assert api.body(patch) == {"vschema": "{}"}
 
 
-@pytest.fixture
-def branch(localscale: str) -> None:
-    with client(localscale) as engine:
-        engine.ensure_branch(TARGET)
+def test_deploy_requests_are_listed_open_for_the_branch_and_created_with_options() -> None:
+    api = FakeAPI()
+    api.route(
+        "GET",
+        "deploy-requests",
+        {"data": [deploy_request_body(3, "ready"), deploy_request_body(4, "ready", branch="x")]},
+    )
+    api.route("POST", "deploy-requests", deploy_request_body(5, "pending"))
+    ps = client(api)
+    assert [dr.number for dr in ps.open_deploy_requests("feature")] == [3]
+    (listing,) = api.calls("GET", "deploy-requests")
+    assert dict(listing.url.params) == {"state": "open", "branch": "feature", "into_branch": "main"}
+    assert ps.create_deploy_request("feature", auto_cutover=False).state == "pending"
+    (post,) = api.calls("POST", "deploy-requests")
+    assert api.body(post) == {
+        "branch": "feature",
+        "into_branch": "main",
+        "auto_cutover": False,
+        "auto_delete_branch": True,
+    }
 
 
-def test_a_5xx_is_retried_until_it_succeeds(
-    localscale: str, admin: LocalScaleAdmin, branch: None
+@pytest.mark.parametrize(
+    ("method", "action", "body"),
+    [
+        ("deploy", "deploy", {"instant_ddl": True}),
+        ("apply_deploy", "apply-deploy", None),
+        ("cancel", "cancel", None),
+        ("revert", "revert", None),
+        ("skip_revert", "skip-revert", None),
+    ],
+)
+def test_deploy_request_actions_post_to_their_endpoint(
+    method: str, action: str, body: object
 ) -> None:
-    admin.add_fault(method="GET", path=BRANCH_PATH, status=503, count=2)
+    api = FakeAPI()
+    api.route("POST", f"deploy-requests/7/{action}", deploy_request_body(7, "queued"))
+    ps = client(api)
+    call = getattr(ps, method)
+    dr = call(7, instant=True) if method == "deploy" else call(7)
+    assert dr.number == 7
+    (post,) = api.calls("POST", f"deploy-requests/7/{action}")
+    assert api.body(post) == body
+
+
+def test_a_deploy_request_reads_its_deployment() -> None:
+    api = FakeAPI()
+    body = deploy_request_body(9, "complete_pending_revert", deployed_at="2026-01-01T00:00:00Z")
+    body["deployment"]["instant_ddl_eligible"] = True
+    api.route("GET", "deploy-requests/9", body)
+    dr = client(api).get_deploy_request(9)
+    assert (dr.state, dr.deployed, dr.instant_ddl_eligible, dr.open) == (
+        "complete_pending_revert",
+        True,
+        True,
+        True,
+    )
+    assert dr.html_url == "https://app/dr/9"
+
+
+def test_every_call_carries_the_token_and_the_apply() -> None:
+    api = FakeAPI()
+    api.route("GET", "branches/feature", branch_body("feature"))
+    client(api).get_branch("feature")
+    (request,) = api.requests
+    assert request.headers["Authorization"] == f"tid:{TOKEN}"
+    assert request.headers[APPLY_HEADER] == "apply-unit"
+    assert request.url.path == f"/v1/organizations/acme/databases/{DATABASE}/branches/feature"
+
+
+def test_names_are_one_path_segment_each() -> None:
+    api = FakeAPI()
+    with pytest.raises(EngineNotFound):
+        client(api).get_branch("../../evil")
+    assert api.requests[-1].url.raw_path.endswith(b"/branches/..%2F..%2Fevil")
+
+
+def test_a_5xx_is_retried_with_exponential_backoff_until_it_succeeds() -> None:
+    api = FakeAPI()
+    api.route("GET", "branches/feature", 503, 503, branch_body("feature"))
     sleep = Recorder()
-    with client(
-        localscale, sleep=sleep, max_retries=3, backoff_seconds=0.1, backoff_cap_seconds=1.0
-    ) as engine:
-        assert engine.get_branch(TARGET).ready
-    assert branch_reads(admin)[-3:] == [503, 503, 200]
+    assert client(api, sleep).get_branch("feature").ready
+    assert len(api.requests) == 3
     # Exponential with jitter: the second wait is in [0.1, 0.2], about twice the first.
-    assert len(sleep.delays) == 2
     assert 0.05 <= sleep.delays[0] <= 0.1 and 0.1 <= sleep.delays[1] <= 0.2
 
 
-def test_a_429_waits_as_long_as_retry_after_says(
-    localscale: str, admin: LocalScaleAdmin, branch: None
-) -> None:
-    admin.add_fault(method="GET", path=BRANCH_PATH, status=429, retry_after=1)
-    started = time.monotonic()
-    with client(localscale) as engine:
-        engine.get_branch(TARGET)
-    assert time.monotonic() - started >= 0.95
-    assert branch_reads(admin)[-2:] == [429, 200]
-
-
-def test_a_persistent_5xx_is_unavailable_after_the_retries(
-    localscale: str, admin: LocalScaleAdmin, branch: None
-) -> None:
-    admin.add_fault(method="GET", path=BRANCH_PATH, status=500, count=10, message="db is down")
+def test_a_429_waits_as_long_as_retry_after_says() -> None:
+    api = FakeAPI()
+    limited = httpx.Response(429, headers={"Retry-After": "7"}, json={"message": "slow down"})
+    api.route("GET", "branches/feature", limited, branch_body("feature"))
     sleep = Recorder()
-    before = len(branch_reads(admin))
-    with (
-        client(localscale, sleep=sleep, max_retries=3) as engine,
-        pytest.raises(EngineUnavailable, match=r"500 db is down \(4 attempt\(s\)\)"),
-    ):
-        engine.get_branch(TARGET)
-    assert len(branch_reads(admin)) - before == 4
-    assert len(sleep.delays) == 3
+    client(api, sleep).get_branch("feature")
+    assert sleep.delays == [7.0]
+
+
+def test_a_persistent_5xx_is_unavailable_after_the_retries() -> None:
+    api = FakeAPI()
+    api.route("GET", "branches/feature", httpx.Response(500, json={"message": "db is down"}))
+    sleep = Recorder()
+    with pytest.raises(EngineUnavailable, match=r"500 db is down \(4 attempt\(s\)\)"):
+        client(api, sleep).get_branch("feature")
+    assert len(api.requests) == 4 and len(sleep.delays) == 3
+
+
+def test_creating_posts_are_never_retried_blindly() -> None:
+    api = FakeAPI()
+    api.route("POST", "deploy-requests", 503)
+    with pytest.raises(EngineUnavailable):
+        client(api).create_deploy_request("feature", auto_cutover=True)
+    assert len(api.requests) == 1
 
 
 def test_an_unreachable_api_is_unavailable() -> None:
     sleep = Recorder()
-    with (
-        client(f"http://127.0.0.1:{free_port()}", sleep=sleep, max_retries=2) as engine,
-        pytest.raises(EngineUnavailable, match="ConnectError"),
-    ):
-        engine.get_branch(TARGET)
+    transport = Transport(
+        config(api_url=f"http://127.0.0.1:{free_port()}", max_retries=2), sleep=sleep
+    )
+    with pytest.raises(EngineUnavailable, match="ConnectError"):
+        transport.call("GET", f"{DATABASE}/branches/x", "a")
     assert len(sleep.delays) == 2
 
 
-def test_a_hung_call_times_out_and_is_retried(
-    localscale: str, admin: LocalScaleAdmin, branch: None
-) -> None:
-    admin.add_fault(method="GET", path=BRANCH_PATH, delay_ms=800)
-    before = len(branch_reads(admin))
-    with client(localscale, timeout_seconds=0.3) as engine:
-        assert engine.get_branch(TARGET).ready
-    # The slow call still finishes on the server (logged last): the retry did not wait for it.
-    deadline = time.monotonic() + 5
-    while len(branch_reads(admin)) < before + 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert branch_reads(admin)[before:] == [200, 200]
-
-
-def test_a_4xx_is_rejected_with_the_apis_message(localscale: str) -> None:
-    bad = BranchTarget("shop_db", "Not_A_Valid_Name", "apply-client", ())
-    with client(localscale) as engine, pytest.raises(EngineRejected) as caught:
-        engine.ensure_branch(bad)
-    assert caught.value.status == 422
-    assert "Branch name 'Not_A_Valid_Name' is not valid." in str(caught.value)
-    assert not isinstance(caught.value, EngineUnavailable)
-
-
-def test_404_is_not_found_and_409_is_a_conflict(
-    localscale: str, admin: LocalScaleAdmin, branch: None
-) -> None:
-    with client(localscale) as engine:
-        with pytest.raises(EngineNotFound) as missing:
-            engine.get_deploy_request(TARGET, 404)
-        assert missing.value.status == 404
-        admin.add_fault(method="GET", path=BRANCH_PATH, conflict=True, message="busy")
-        with pytest.raises(EngineConflict, match="409 busy"):
-            engine.get_branch(TARGET)
-
-
-def test_rejections_are_not_retried(localscale: str, admin: LocalScaleAdmin, branch: None) -> None:
-    admin.add_fault(method="GET", path=BRANCH_PATH, status=400, count=5)
+def test_4xx_are_rejections_with_the_apis_message_and_not_retried() -> None:
+    api = FakeAPI()
+    api.route("GET", "branches/a", httpx.Response(422, json={"message": "Name is not valid."}))
+    api.route("GET", "branches/b", httpx.Response(409, json={"message": "busy"}))
     sleep = Recorder()
-    with client(localscale, sleep=sleep) as engine, pytest.raises(EngineRejected):
-        engine.get_branch(TARGET)
+    ps = client(api, sleep)
+    with pytest.raises(EngineRejected, match="Name is not valid.") as caught:
+        ps.get_branch("a")
+    assert caught.value.status == 422 and not isinstance(caught.value, EngineUnavailable)
+    with pytest.raises(EngineConflict, match="409 busy"):
+        ps.get_branch("b")
+    with pytest.raises(EngineNotFound) as missing:
+        ps.get_deploy_request(404)
+    assert missing.value.status == 404
     assert sleep.delays == []
 
 
-def test_no_authorization_is_a_401(localscale: str) -> None:
-    with (
-        client(localscale, token_id="") as engine,
-        pytest.raises(EngineRejected, match="401") as caught,
-    ):
-        engine.get_branch(TARGET)
-    assert caught.value.status == 401
+def test_an_unexpected_answer_is_an_engine_error() -> None:
+    api = FakeAPI()
+    api.route("GET", "deploy-requests/1", {"number": "one"})
+    with pytest.raises(EngineError, match="number/state"):
+        client(api).get_deploy_request(1)
 
 
-def test_the_token_never_appears_in_errors_or_logs(
-    localscale: str, admin: LocalScaleAdmin, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_the_token_never_appears_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    # An API that echoes the credentials back in its error message.
-    admin.add_fault(path="/branches/", status=503, count=20, message=f"bad auth {TEST_TOKEN}")
-    errors: list[EngineError] = []
-    with client(localscale, max_retries=1) as engine:
-        for call in (engine.get_branch, engine.ensure_branch):
-            with pytest.raises(EngineError) as caught:
-                call(TARGET)
-            errors.append(caught.value)
-    with client(f"http://127.0.0.1:{free_port()}", max_retries=0) as engine:
-        with pytest.raises(EngineError) as caught:
-            engine.get_branch(TARGET)
-        errors.append(caught.value)
-    assert all(TEST_TOKEN not in str(error) for error in errors)
-    assert "[redacted]" in str(errors[0])
-    assert TEST_TOKEN not in caplog.text
-    assert TEST_TOKEN not in repr(fast_config(localscale))
-
-
-def test_every_call_says_which_apply_made_it(admin: LocalScaleAdmin, branch: None) -> None:
-    calls = admin.calls(TARGET.apply_identifier)
-    assert calls and all(call["apply_identifier"] == "apply-client" for call in calls)
+    api = FakeAPI()  # an API that echoes the credentials back in its error message
+    api.route("GET", "branches/x", httpx.Response(503, json={"message": f"bad auth {TOKEN}"}))
+    with pytest.raises(EngineError) as caught:
+        client(api).get_branch("x")
+    assert TOKEN not in str(caught.value) and "[redacted]" in str(caught.value)
+    assert TOKEN not in caplog.text
+    assert TOKEN not in repr(config())
 
 
 def test_the_demo_points_at_the_local_emulator(settings: Settings) -> None:
-    config = PlanetScaleConfig.from_settings()
-    assert config.api_url == f"http://127.0.0.1:{settings.LOCALSCALE_PORT}"
-    assert config.organization == "ternadmin-demo"
+    configured = PlanetScaleConfig.from_settings()
+    assert configured.api_url == f"http://127.0.0.1:{settings.LOCALSCALE_PORT}"
+    assert configured.organization == "ternadmin-demo"
+    assert configured.password_ttl_seconds == settings.PLANETSCALE_PASSWORD_TTL_SECONDS

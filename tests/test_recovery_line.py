@@ -1,5 +1,6 @@
-"""What a drive writes follows the SchemaBot line, heartbeats the operation row it holds, and
-delivers a stop or a cancel it was claimed for without starting any engine work."""
+"""What a drive writes follows the SchemaBot line, and its heartbeat refreshes the operation row
+it holds. (A drive claimed to deliver a stop or a cancel runs the driver's steps, whose first
+act is to honour the pending request: tests/test_planetscale_driver.py.)"""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ from typing import Any
 
 import pytest
 
-from applies.engines.base import BranchTarget, DeployRequest
 from applies.leases import Lease
 from applies.lines import Line
-from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Task
+from applies.models import Apply, ApplyLog, ApplyOperation, Task
 from applies.recovery.heartbeats import Heartbeat
-from applies.recovery.stop import deliver
 from applies.recovery.writer import DriveWriter
-from applies.states import ApplyState, TaskState
-from tests.claim_fixtures import make_apply, operation_of, reload, request
+from applies.states import ApplyState
+from tests.claim_fixtures import make_apply, operation_of, reload
 from tests.factories import set_heartbeat_age
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
@@ -96,58 +95,3 @@ def test_losing_the_operation_lease_stops_the_drive() -> None:
     )
     with Heartbeat(leases[0], 0.05, leases[1]) as beat:
         assert beat.lost.wait(10)
-
-
-# --- delivering a stop or a cancel ---------------------------------------------------------------
-
-
-class RecordingEngine:
-    """Only what a delivery may call; anything else would fail the test loudly."""
-
-    def __init__(self) -> None:
-        self.cancelled: list[tuple[str, int]] = []
-
-    def cancel(self, target: BranchTarget, number: int) -> DeployRequest:
-        self.cancelled.append((target.branch, number))
-        return None  # type: ignore[return-value]
-
-    def find_open_deploy_request(self, target: BranchTarget) -> None:
-        return None
-
-
-def test_a_stop_reconciliation_cancels_the_deploy_request_and_stops_the_rows(
-    settings: Any,
-) -> None:
-    settings.TERNADMIN_SCHEMABOT_LINE = "current"
-    apply, writer = held(A.RUNNING)
-    ApplyOperation.objects.using("schemabot").filter(apply=apply).update(
-        state=A.PENDING, engine_resume_metadata={"branch_name": "b-1", "deploy_request_id": 7}
-    )
-    request(apply, "stop")
-    engine = RecordingEngine()
-
-    end = deliver("stop_reconciliation", apply, operation_of(apply), engine, writer)  # type: ignore[arg-type]
-
-    assert end == A.STOPPED and engine.cancelled == [("b-1", 7)]
-    row = reload(apply)
-    assert (row.state, row.completed_at) == (A.STOPPED, None)
-    assert operation_of(apply).state == A.STOPPED
-    tasks = Task.objects.using("schemabot").filter(apply=apply)
-    assert set(tasks.values_list("state", flat=True)) == {TaskState.STOPPED}
-    stop = ApplyControlRequest.objects.using("schemabot").get(apply=apply, operation="stop")
-    assert stop.status == "completed"
-
-
-def test_a_cancel_delivery_without_a_deploy_request_touches_no_engine(settings: Any) -> None:
-    settings.TERNADMIN_SCHEMABOT_LINE = "current"
-    apply, writer = held(A.STOPPED)
-    request(apply, "cancel")
-    engine = RecordingEngine()
-
-    end = deliver("stopped_cancel", apply, operation_of(apply), engine, writer)  # type: ignore[arg-type]
-
-    assert end == A.CANCELLED and engine.cancelled == []
-    row = reload(apply)
-    assert row.state == A.CANCELLED and row.completed_at is not None
-    cancel = ApplyControlRequest.objects.using("schemabot").get(apply=apply, operation="cancel")
-    assert cancel.status == "completed"

@@ -19,12 +19,11 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from applies.demo import MINIMUM_APPLIES
-from applies.demo.fresh import create_fresh_apply
-from applies.engines.localscale.calls import call_stats
 from applies.models import Apply, ApplyControlRequest, Drive, SweepRun
 from applies.states import SETUP_PHASE_STATES, TERMINAL_APPLY_STATES
+from localscale.calls import call_stats
 from tests.helpers import REPO_ROOT
-from tests.live_processes import engine_env, serve_emulator
+from tests.live_processes import engine_env, fresh_planetscale_apply, serve_emulator
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -151,7 +150,7 @@ def test_demo_data_is_reclaimed_as_the_dry_run_predicted(world: Any) -> None:
 def test_two_clusters_claim_each_apply_once_and_never_duplicate_engine_work(
     world: Any,
 ) -> None:
-    applies = [create_fresh_apply("planetscale") for _ in range(6)]
+    applies = [fresh_planetscale_apply(world.port) for _ in range(6)]
     windows = {"TERNADMIN_STALE_AFTER_SECONDS": "5"}
     world("qcluster", TERNADMIN_NODE="node-a", **windows)
     world("qcluster", TERNADMIN_NODE="node-b", **windows)
@@ -205,7 +204,7 @@ def restart_mariadb() -> None:
 def test_a_mariadb_restart_mid_drive_is_survived_without_restarting_ternadmin(
     world: Any,
 ) -> None:
-    applies = [create_fresh_apply("planetscale") for _ in range(4)]
+    applies = [fresh_planetscale_apply(world.port) for _ in range(4)]
     Apply.objects.using("schemabot").update(options={"skip_revert": True})
     slow = {"TERNADMIN_STALE_AFTER_SECONDS": "5", "LOCALSCALE_TIME_SCALE": "2"}
     world("qcluster", **slow)

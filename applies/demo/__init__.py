@@ -37,9 +37,9 @@ from applies.dbclock import database_now
 from applies.demo.builder import Builder
 from applies.demo.catalogue import MINIMUM_APPLIES, UNKNOWN_STATE
 from applies.demo.clock import Clock, Windows
-from applies.demo.formats import branch_name
 from applies.demo.guard import SeedRefused, TablesNotEmpty, check_may_seed
 from applies.demo.writer import COLUMNS, empty_tables, write
+from applies.engines.planetscale.types import deterministic_branch_name as branch_name
 
 __all__ = [
     "DEFAULT_APPLIES",

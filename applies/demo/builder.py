@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 from applies.demo.catalogue import DROP, ERRORS, ORG, PEOPLE, REPOSITORIES, Kind
 from applies.demo.children import ChildRows
 from applies.demo.clock import HOUR, MINUTE, Clock, Windows
-from applies.demo.formats import Naming, branch_name, to_json
+from applies.demo.formats import Naming, to_json
 from applies.demo.paths import path_agos, path_to
 from applies.demo.planner import Planner
 from applies.demo.shapes import Database, Lease, Prepared, Spec, Times
 from applies.demo.world import World
 from applies.demo.writer import Batch, Row, empty_batch
+from applies.engines.planetscale.types import deterministic_branch_name
 from applies.models import Apply, ApplyOperation, Lock, Plan
 from applies.states import ApplyState
 from applies.vocabulary import CutoverPolicy, Engine, OnFailure
@@ -133,7 +134,7 @@ class Builder:
         return (
             a.id, a.plan_identifier, db.name, db.database_type, spec.target.deployment, "",
             db.repository, a.pull_request, f"schema/{db.name}", spec.target.environment,
-            db.schema_files, self._plan_data(db, a.changes), head_sha, created,
+            db.desired(a.changes), self._plan_data(db, a.changes), head_sha, created,
         )  # fmt: skip
 
     @staticmethod
@@ -183,7 +184,7 @@ class Builder:
             return None
         db = a.spec.target.database
         meta: dict[str, object] = {
-            "branch_name": branch_name(db.name, a.plan_identifier),
+            "branch_name": deterministic_branch_name(db.name, a.plan_identifier),
             "deploy_request_id": 0,
         }
         if A.VALIDATING_DEPLOY_REQUEST in a.path:

@@ -1,5 +1,4 @@
-"""How SchemaBot spells generated values: compact JSON, k-sortable identifiers, v4 UUIDs and
-PlanetScale branch names."""
+"""How SchemaBot spells generated values: compact JSON, k-sortable identifiers and v4 UUIDs."""
 
 from __future__ import annotations
 
@@ -17,11 +16,6 @@ _MASK32 = (1 << 32) - 1
 # million-row seed spends most of its time on random index page writes. The plan identifier's
 # unique last 8 hex digits also make every PlanetScale branch name unique.
 _MULTIPLIER = {"apply": 0x9E3779B97F4A7C15, "plan": 0xC2B2AE3D27D4EB4F, "task": 0x165667B19E3779F9}
-
-
-def branch_name(database: str, plan_identifier: str) -> str:
-    """SchemaBot's deterministic PlanetScale branch name (domain.md §4.4)."""
-    return f"schemabot-{database.replace('_', '-')[:20]}-{plan_identifier[-8:]}"
 
 
 class Naming:

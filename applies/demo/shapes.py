@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from applies.demo.catalogue import DATABASE_TYPE, Kind
 from applies.demo.clock import Clock
+from applies.demo.formats import to_json
 from applies.vocabulary import DatabaseType, Engine
 
 
@@ -16,6 +17,7 @@ class Change:
     table: str
     action: str
     ddl: str
+    after: str | None  # the table's CREATE statement once changed; None when dropped
 
 
 @dataclass
@@ -25,8 +27,27 @@ class Database:
     engine: Engine
     repository: str
     changes: tuple[Change, ...]
-    schema_files: str
+    before: dict[str, str]  # table -> CREATE statement: the production schema
+    vschema: str | None  # PlanetScale: the keyspace's VSchema (no change touches it)
     plan_data: dict[tuple[int, ...], str] = field(default_factory=dict)  # cache by changes
+    schema_files: dict[tuple[int, ...], str] = field(default_factory=dict)  # cache by changes
+
+    def desired(self, changes: tuple[int, ...]) -> str:
+        """``plans.schema_files`` of a plan making ``changes``: the schema after them, as
+        SchemaBot stores it (one keyspace named after the database, ``{"Files": …}``)."""
+        if (cached := self.schema_files.get(changes)) is None:
+            tables = dict(self.before)
+            for change in (self.changes[i] for i in changes):
+                if change.after is None:
+                    tables.pop(change.table, None)
+                else:
+                    tables[change.table] = change.after
+            files = {f"{name}.sql": f"{ddl};\n" for name, ddl in sorted(tables.items())}
+            if self.vschema is not None:
+                files["vschema.json"] = self.vschema
+            cached = self.schema_files[changes] = to_json({self.name: {"Files": files}})
+        return cached
+
     deploy_requests: int = 0  # last deploy-request number handed out
 
     @property

@@ -35,33 +35,32 @@ class World:
 
     def _database(self, lock_id: int, engine: Engine, name: str) -> Database:
         tables = self.rng.sample(TABLES, 4)
-        files = {
-            f"{t}.sql": f"CREATE TABLE `{t}` (\n  `id` bigint unsigned NOT NULL AUTO_INCREMENT,"
-            "\n  `created_at` datetime NOT NULL,\n  PRIMARY KEY (`id`)\n);\n"
-            for t in tables
-        }
-        if engine == Engine.PLANETSCALE:
-            files["vschema.json"] = to_json({"sharded": False, "tables": {t: {} for t in tables}})
-        schema_files = to_json({name: {"Files": files}})
         changes = tuple(self._change(table) for table in tables)
         repository = REPOSITORIES[lock_id % len(REPOSITORIES)]
-        return Database(lock_id, name, engine, repository, changes, schema_files)
+        vschema = to_json({"sharded": False, "tables": {t: {} for t in tables}})
+        before = {table: _create(table) for table in tables}
+        # A table a change drops exists before it.
+        before.update({c.table: _create(c.table) for c in changes if c.action == DROP})
+        return Database(
+            lock_id, name, engine, repository, changes, before,
+            vschema if engine == Engine.PLANETSCALE else None,
+        )  # fmt: skip
 
     def _change(self, table: str) -> Change:
+        """One pending change, with the table's CREATE statement once it is made."""
         roll, column = self.rng.random(), self.rng.choice(NEW_COLUMNS)
         if roll < 0.12:
-            ddl = (
-                f"CREATE TABLE `{table}_archive` (`id` bigint unsigned NOT NULL AUTO_INCREMENT, "
-                "`payload` json NOT NULL, PRIMARY KEY (`id`))"
-            )
-            return Change(f"{table}_archive", CREATE, ddl)
+            archive = _create(f"{table}_archive", "`payload` json NOT NULL")
+            return Change(f"{table}_archive", CREATE, archive, archive)
         if roll < 0.18:
-            return Change(f"{table}_legacy", DROP, f"DROP TABLE `{table}_legacy`")
+            return Change(f"{table}_legacy", DROP, f"DROP TABLE `{table}_legacy`", None)
+        added = f"`{column}` varchar(64) NOT NULL DEFAULT ''"
         if roll < 0.6:
-            return Change(
-                table, ALTER, f"ALTER TABLE `{table}` ADD COLUMN `{column}` varchar(64) NOT NULL"
-            )
-        return Change(table, ALTER, f"ALTER TABLE `{table}` ADD INDEX `idx_{column}` (`{column}`)")
+            ddl = f"ALTER TABLE `{table}` ADD COLUMN {added}"
+            return Change(table, ALTER, ddl, _create(table, added))
+        index = f"KEY `idx_{column}` (`{column}`)"
+        ddl = f"ALTER TABLE `{table}` ADD COLUMN {added}, ADD INDEX `idx_{column}` (`{column}`)"
+        return Change(table, ALTER, ddl, _create(table, added, index))
 
     def _targets(self, engine: Engine) -> list[Target]:
         targets = []
@@ -82,3 +81,20 @@ class World:
                 (db.lock_id, db.name, db.database_type, db.repository, pr, owner, "", at, at)
             )
         return rows
+
+
+def _create(table: str, *extra: str) -> str:
+    """A demo table: an id, a creation time, and whatever a change adds."""
+    columns = ["`id` bigint unsigned NOT NULL AUTO_INCREMENT", "`created_at` datetime NOT NULL"]
+    body = ",\n  ".join([*columns, *extra[:1], "PRIMARY KEY (`id`)", *extra[1:]])
+    return f"CREATE TABLE `{table}` (\n  {body}\n)"
+
+
+def production_schemas(world: World) -> dict[str, dict[str, dict[str, object]]]:
+    """Per PlanetScale database of the fleet, its production schema before any demo change:
+    ``{database: {keyspace: {"tables": [CREATE …], "vschema": …}}}`` (one keyspace each)."""
+    return {
+        db.name: {db.name: {"tables": list(db.before.values()), "vschema": db.vschema}}
+        for db in world.databases
+        if db.engine == Engine.PLANETSCALE
+    }

@@ -1,7 +1,8 @@
-"""Engines ternadmin drives itself: the protocol, the PlanetScale client and its emulator.
+"""Engines ternadmin drives itself: the driver protocol (``base``) and PlanetScale.
 
-``engine_for(apply)`` is the one place that decides whether ternadmin can drive an apply's
-engine. Imports are deferred so that settings can import ``applies.engines.config`` cheaply.
+``driver_for(apply)`` is the one place that decides whether ternadmin can drive an apply's
+engine, and with which driver. Imports are deferred so that settings can import
+``applies.engines.config`` cheaply.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from applies.engines.base import Engine
+    from applies.engines.base import Driver
     from applies.models import Apply
 
-# Engines with a driver in this package. Spirit reattaches through its own checkpoint tables
-# (domain.md §4.3), so ternadmin has nothing to drive for it.
+# Engines with a driver. Spirit reattaches through its own checkpoint tables (upstream
+# pkg/tern/local_control_resume.go), so ternadmin has nothing to drive for it.
 ENGINES_WITH_DRIVER: tuple[str, ...] = ("planetscale",)
 
 
@@ -24,14 +25,14 @@ def driven_engines() -> tuple[str, ...]:
     return tuple(name for name in settings.TERNADMIN_ENGINES if name in ENGINES_WITH_DRIVER)
 
 
-def engine_for(apply: Apply) -> Engine | None:
-    """A client for the apply's engine, or None when ternadmin does not drive that engine.
+def driver_for(apply: Apply) -> Driver | None:
+    """The step driver for the apply, or None when ternadmin does not drive its engine.
 
     Raises ``ImproperlyConfigured`` when the engine is driven but its settings are incomplete
     (for PlanetScale outside demo mode: API URL, organization and service token).
     """
     if (apply.engine or "").strip().lower() not in driven_engines():
         return None
-    from applies.engines.planetscale import PlanetScaleEngine
+    from applies.recovery.planetscale import PlanetScaleDriver
 
-    return PlanetScaleEngine.from_settings()
+    return PlanetScaleDriver.from_settings(apply.pk)

@@ -1,10 +1,11 @@
-"""Resume a claimed apply from its persisted engine state (domain.md §4).
+"""Resume a claimed apply from its persisted engine state (upstream resumeApplyWithTasks).
 
 ``run_drive(drive_id)`` is what a drive process runs for a ``Drive`` row a claimer recorded:
 take the row (queued → running, compare-and-set, so a duplicate delivery does nothing), check
-the lease, log the recovery, heartbeat every ``TERNADMIN_HEARTBEAT_SECONDS`` while driving, and
-record how it ended. A lost lease stops the drive within one heartbeat, having written nothing
-more; an engine outage leaves the apply claimable again once its heartbeat goes stale.
+the lease, log the recovery, run the driver's steps (``runner``) with a heartbeat every
+``TERNADMIN_HEARTBEAT_SECONDS``, and record how it ended. A lost lease stops the drive within
+one heartbeat, having written nothing more; an engine outage leaves the apply claimable again
+once its heartbeat goes stale.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from applies.engines.base import EngineError
-from applies.engines.planetscale import PlanetScaleEngine
-from applies.leases import Lease, LeaseLost, holds
+from applies.engines import driver_for
+from applies.engines.base import Then
+from applies.leases import Lease, holds
 from applies.models import Apply, Drive
 from applies.recovery.heartbeats import Heartbeat
-from applies.recovery.planetscale import DriveFailed, DriveStopped, drive_planetscale, fail_apply
-from applies.recovery.stop import DELIVERIES, deliver
+from applies.recovery.runner import run_steps
 from applies.recovery.writer import DriveWriter
-from applies.vocabulary import Engine
 
 logger = logging.getLogger(__name__)
 Outcome = Drive.Outcome
@@ -66,33 +65,29 @@ def _drive(drive: Drive, lease: Lease, operation_lease: Lease | None) -> tuple[s
     if not holds(lease):
         return Outcome.LEASE_LOST, "", "the lease was taken before the drive started"
     apply = Apply.objects.using(settings.SCHEMABOT_DATABASE).get(pk=drive.apply_id)
-    if apply.engine != Engine.PLANETSCALE:
-        return Outcome.ERROR, apply.state, f"no driver for engine {apply.engine}"
     operation = apply.operations.using(settings.SCHEMABOT_DATABASE).order_by("id").first()
-    writer = DriveWriter(lease, operation.pk if operation else None)
     if apply.started_at is not None:
-        writer.log(f"Recovering apply (heartbeat expired, was in {drive.claimed_state} state)")
-    interval = settings.TERNADMIN_HEARTBEAT_SECONDS
-    with Heartbeat(lease, interval, operation_lease) as heartbeat:
-        engine = PlanetScaleEngine.from_settings()
-        try:
-            if drive.clause in DELIVERIES:  # a claim made to deliver a stop or a cancel
-                end = deliver(drive.clause, apply, operation, engine, writer)
-                return Outcome.COMPLETED, end, f"reached {end}"
-            end = drive_planetscale(apply, engine, writer, heartbeat)
-            return Outcome.COMPLETED, end, f"reached {end}"
-        except (DriveStopped, LeaseLost) as exc:
-            return Outcome.LEASE_LOST, "", str(exc)
-        except DriveFailed as exc:
-            current = Apply.objects.using(settings.SCHEMABOT_DATABASE).get(pk=apply.pk).state
-            try:
-                fail_apply(writer, current, str(exc))
-            except LeaseLost:
-                return Outcome.LEASE_LOST, "", str(exc)
-            return Outcome.FAILED, "failed", str(exc)
-        except EngineError as exc:
-            # Transient or unexpected engine trouble: leave the apply as it is; its heartbeat
-            # goes stale and the next sweep resumes it from the persisted state.
-            return Outcome.ERROR, "", f"engine: {exc}"
-        finally:
-            engine.close()
+        DriveWriter(lease, operation.pk if operation else None).log(
+            f"Recovering apply (heartbeat expired, was in {drive.claimed_state} state)"
+        )
+    driver = driver_for(apply)
+    if driver is None:
+        return Outcome.ERROR, apply.state, f"no driver for engine {apply.engine}"
+    try:
+        # SchemaBot's drives heartbeat the operation rows they hold too (pkg/api/operator.go,
+        # ApplyOperationHeartbeatInterval). A drive claimed to deliver a stop or a cancel runs
+        # the same steps: the driver honours a pending stop before any other engine work.
+        interval = settings.TERNADMIN_HEARTBEAT_SECONDS
+        with Heartbeat(lease, interval, operation_lease) as heartbeat:
+            end = run_steps(driver, lease, heartbeat)
+    finally:
+        driver.close()
+    return _OUTCOMES[end.then], end.state, end.message
+
+
+_OUTCOMES = {
+    Then.FINISHED: Outcome.COMPLETED,
+    Then.FAILED: Outcome.FAILED,
+    Then.LEASE_LOST: Outcome.LEASE_LOST,
+    Then.HANDED_BACK: Outcome.ERROR,
+}

@@ -3,6 +3,11 @@
 For the crash matrix and the reliability harness only. SIGKILL, not an exception: nothing gets
 to clean up, exactly like a driver whose host died, including between an engine call and the
 persisting of its result.
+
+Steps: ``persist_resume_state``, ``create_branch``, ``apply_branch_changes``,
+``branch_statement`` (each DDL statement on the branch: ``:after`` of the first one is between
+two statements), ``validate_branch``, ``create_deploy_request``, ``validate_deploy_request``,
+``deploy``, ``cutover``.
 """
 
 from __future__ import annotations
@@ -12,16 +17,6 @@ import signal
 from typing import Literal
 
 ENV = "TERNADMIN_CRASH_AT"
-STEPS = (
-    "create_branch",
-    "apply_branch_changes",
-    "validate_branch",
-    "create_deploy_request",
-    "validate_deploy_request",
-    "deploy",
-    "persist_resume_state",
-    "cutover",
-)
 
 
 def crash_point(step: str, when: Literal["before", "after"]) -> None:

@@ -3,7 +3,7 @@
 The apply row is written first with ``WHERE lease_token = <ours>``; if that matches nothing the
 lease is lost and the transaction rolls back, so the operation row, tasks and log row of the
 same step are never written without it. Operation and task rows are guarded through their
-parent (SchemaBot's apply-lease guard, domain.md §3.5).
+parent (SchemaBot's apply-lease guard, upstream pkg/storage/mysqlstore/tasks.go).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from applies.states import (
     ApplyState,
     TaskState,
 )
-from applies.vocabulary import LogEvent, LogLevel, LogSource
+from applies.vocabulary import LogEvent, LogLevel, LogSource, RequestStatus
 
 _COMPLETED_AT_NULL = (ApplyState.STOPPED, ApplyState.FAILED_RETRYABLE)
 _UNFINISHED_TASK = f"state NOT IN ({quoted(TERMINAL_TASK_STATES)})"
@@ -88,10 +88,14 @@ class DriveWriter:
         message: str = "",
         error: str | None = None,
         started: bool = False,
+        event: LogEvent = LogEvent.STATE_TRANSITION,
+        completes_request: int | None = None,
     ) -> None:
-        """Move the apply (and its operation and tasks) into ``new_state``, with a log row."""
+        """Move the apply (and its operation and tasks) into ``new_state``, with a log row;
+        ``completes_request`` marks that control request completed in the same transaction.
+        The state is written as the SchemaBot line spells it (a state it lacks is refused)."""
         line = current_line()
-        new_state = line.spelling(new_state)  # a state the SchemaBot line knows, or refused
+        new_state = line.spelling(new_state)
         now = now_sql(connections[self.db].vendor)
         terminal = new_state in TERMINAL_APPLY_STATES
         with transaction.atomic(using=self.db):
@@ -122,9 +126,11 @@ class DriveWriter:
                 [task_state],
                 f"apply_id = {int(self.lease.row_id)} AND {_UNFINISHED_TASK}",
             )
+            if completes_request is not None:
+                self._complete_request(completes_request, None)
             self.log(
                 message or f"State changed from {old_state} to {new_state}",
-                event=LogEvent.STATE_TRANSITION,
+                event=event,
                 level=LogLevel.ERROR if new_state == ApplyState.FAILED else LogLevel.INFO,
                 old_state=old_state,
                 new_state=new_state,
@@ -145,13 +151,16 @@ class DriveWriter:
             )
 
     def complete_request(self, request_id: int, *, failed: str | None = None) -> None:
-        now = now_sql(connections[self.db].vendor)
-        status = "failed" if failed else "completed"
         with transaction.atomic(using=self.db):
             guarded_update(self.lease, {})
-            self._guarded_children(
-                "apply_control_requests",
-                f"status = %s, error_message = %s, completed_at = {now}, updated_at = {now}",
-                [status, failed],
-                f"id = {int(request_id)} AND apply_id = {int(self.lease.row_id)}",
-            )
+            self._complete_request(request_id, failed)
+
+    def _complete_request(self, request_id: int, failed: str | None) -> None:
+        now = now_sql(connections[self.db].vendor)
+        status = RequestStatus.FAILED if failed else RequestStatus.COMPLETED
+        self._guarded_children(
+            "apply_control_requests",
+            f"status = %s, error_message = %s, completed_at = {now}, updated_at = {now}",
+            [status.value, failed],
+            f"id = {int(request_id)} AND apply_id = {int(self.lease.row_id)}",
+        )

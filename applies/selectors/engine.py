@@ -1,6 +1,6 @@
 """An apply's persisted engine resume state, and what the engine says about it now.
 
-The persisted half is ``apply_operations.engine_resume_metadata`` (domain.md §4.3): for
+The persisted half is ``apply_operations.engine_resume_metadata`` (upstream psMetadata): for
 PlanetScale ``branch_name``, ``deploy_request_id`` and ``deploy_request_url``. It is read
 leniently here (the console must show even a corrupt value, and say so); the recovery driver
 reads it strictly.
@@ -102,10 +102,8 @@ def live_state(apply: Apply, resume: ResumeState) -> LiveEngineState:
         )
     if not resume.branch_name:
         return LiveEngineState(op, False, "Nothing persisted yet: no branch to ask about.")
-    try:
-        from applies.engines.base import EngineNotFound
-    except ImportError as exc:
-        return LiveEngineState(op, False, f"engine client not available: {exc}")
+    from applies.engines.base import EngineNotFound
+
     try:
         return _ask_planetscale(apply, resume)
     except EngineNotFound as exc:
@@ -118,23 +116,21 @@ def live_state(apply: Apply, resume: ResumeState) -> LiveEngineState:
 
 
 def _ask_planetscale(apply: Apply, resume: ResumeState) -> LiveEngineState:
-    from applies.engines.base import BranchTarget, engine_state
-    from applies.engines.planetscale import PlanetScaleConfig, PlanetScaleEngine
+    from applies.engines.planetscale.client import PlanetScaleClient
+    from applies.engines.planetscale.config import PlanetScaleConfig
+    from applies.engines.planetscale.transport import Transport
+    from applies.engines.planetscale.types import engine_state
 
     config = replace(
         PlanetScaleConfig.from_settings(),
         timeout_seconds=float(settings.TERNADMIN_ENGINE_PROBE_SECONDS),
         max_retries=0,
     )
-    target = BranchTarget(
-        database=apply.database_name,
-        branch=resume.branch_name,
-        apply_identifier=apply.apply_identifier,
-        statements=(),
-    )
-    with PlanetScaleEngine(config) as engine:
+    transport = Transport(config)
+    try:
+        client = PlanetScaleClient(transport, apply.database_name, apply.apply_identifier)
         if resume.deploy_request_id:
-            dr = engine.get_deploy_request(target, resume.deploy_request_id)
+            dr = client.get_deploy_request(resume.deploy_request_id)
             deferred = bool(resume.other.get("deferred_deploy"))
             maps_to = engine_state(dr.state, deferred)
             label = states.apply_state(maps_to).label
@@ -146,7 +142,7 @@ def _ask_planetscale(apply: Apply, resume: ResumeState) -> LiveEngineState:
                 maps_to_state=maps_to,
                 html_url=dr.html_url,
             )
-        branch = engine.get_branch(target)
+        branch = client.get_branch(resume.branch_name)
         ready = "ready" if branch.ready else "not ready yet"
         return LiveEngineState(
             resume.operation_id,
@@ -154,3 +150,5 @@ def _ask_planetscale(apply: Apply, resume: ResumeState) -> LiveEngineState:
             f"Branch {branch.name} exists and is {ready}; no deploy request was persisted.",
             branch_ready=branch.ready,
         )
+    finally:
+        transport.close()

@@ -9,11 +9,14 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError
 from django.core.management.base import BaseCommand
 
 from applies import demo
-from applies.demo.fresh import create_fresh_apply
+from applies.demo.emulator import EmulatorUnreachable, Keyspaces, demo_databases, seed_emulator
+from applies.demo.fresh import ORDERS_PLAN, create_fresh_apply
+from applies.engines.planetscale.config import PlanetScaleConfig
 
 
 class Command(BaseCommand):
@@ -54,6 +57,13 @@ class Command(BaseCommand):
             "SchemaBot would, and print its id.",
         )
         parser.add_argument(
+            "--seed-emulator",
+            action="store_true",
+            help="Also give the PlanetScale emulator (PLANETSCALE_API_URL) the production "
+            "schema of the demo's PlanetScale databases (or of the fresh apply's), so that "
+            "their drives change real tables. Databases it already has are left alone.",
+        )
+        parser.add_argument(
             "--chunk-size",
             type=int,
             default=demo.DEFAULT_CHUNK,
@@ -64,11 +74,17 @@ class Command(BaseCommand):
         verbosity = options["verbosity"]
         if options["fresh_apply"]:
             try:
-                apply = create_fresh_apply(options["fresh_apply"])
+                apply = create_fresh_apply(options["fresh_apply"], ORDERS_PLAN)
             except demo.SeedRefused as exc:
                 raise CommandError(str(exc)) from exc
+            if options["seed_emulator"]:
+                self._seed_emulator({apply.database_name: ORDERS_PLAN.production()})
             self.stdout.write(str(apply.pk))
             return
+        if options["seed_emulator"]:
+            # Whether or not the applies are seeded now (a restarted demo keeps its rows), the
+            # emulator learns every database it does not know yet.
+            self._seed_emulator(demo_databases(options["seed"]), report=verbosity >= 1)
         if options["if_empty"] and options["reset"]:
             raise CommandError("--if-empty and --reset contradict each other; pass one.")
         try:
@@ -89,3 +105,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if verbosity >= 1:
             self.stdout.write(report.summary())
+
+    def _seed_emulator(self, schemas: dict[str, Keyspaces], *, report: bool = False) -> None:
+        try:
+            seeded = seed_emulator(PlanetScaleConfig.from_settings(), schemas)
+        except (EmulatorUnreachable, ImproperlyConfigured) as exc:
+            raise CommandError(f"seeding the PlanetScale emulator failed: {exc}") from None
+        if report and seeded:
+            self.stdout.write(f"PlanetScale emulator: {len(seeded)} production database(s) seeded.")

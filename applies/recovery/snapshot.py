@@ -1,0 +1,98 @@
+"""An apply's persisted state as one drive step reads it, fresh from the database each time.
+
+The apply row, its operation (the engine resume state lives there), its tasks, its plan and its
+pending control requests. The desired schema is parsed from the plan only when a step needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.conf import settings
+
+from applies.engines.base import CorruptResumeState
+from applies.engines.planetscale.branch_changes import PlannedDDL
+from applies.engines.planetscale.metadata import PlanetScaleMetadata
+from applies.engines.planetscale.schema_files import DesiredSchema, desired_schema
+from applies.engines.planetscale.types import deterministic_branch_name
+from applies.models import Apply, ApplyControlRequest, ApplyOperation, Plan, Task
+from applies.vocabulary import ControlOperation, RequestStatus
+
+logger = logging.getLogger(__name__)
+VSCHEMA_TASK = "vschema_update"  # tasks.ddl_action of a VSchema change: it has no DDL
+
+
+@dataclass
+class Snapshot:
+    apply: Apply
+    operation: ApplyOperation | None
+    tasks: list[Task]
+    plan: Plan | None
+    metadata: PlanetScaleMetadata | None
+    metadata_problem: str = ""  # why stored metadata could not be read
+    requests: dict[str, ApplyControlRequest] = field(default_factory=dict)  # pending, by op
+
+    @property
+    def options(self) -> dict[str, object]:
+        return self.apply.options if isinstance(self.apply.options, dict) else {}
+
+    def option(self, name: str) -> bool:
+        return bool(self.options.get(name))
+
+    @property
+    def branch(self) -> str:
+        """The branch this apply works on: persisted, else the option, else SchemaBot's name."""
+        if self.metadata is not None:
+            return self.metadata.branch_name
+        chosen = str(self.options.get("branch") or "")
+        plan_identifier = self.plan.plan_identifier if self.plan else self.apply.apply_identifier
+        return chosen or deterministic_branch_name(self.apply.database_name, plan_identifier)
+
+    def pending(self, operation: ControlOperation) -> ApplyControlRequest | None:
+        return self.requests.get(operation.value)
+
+    @cached_property
+    def desired(self) -> DesiredSchema:
+        """The plan's schema files; ``SchemaFilesError`` when they cannot be read."""
+        assert self.plan is not None
+        return desired_schema(self.plan.schema_files)
+
+    @cached_property
+    def planned_ddl(self) -> PlannedDDL:
+        """Each table's DDL from the tasks, keyed by (keyspace, table). A task without a
+        namespace belongs to the plan's only keyspace."""
+        keyspaces = list(self.desired.keyspaces)
+        only = keyspaces[0] if len(keyspaces) == 1 else ""
+        return {
+            (task.namespace or only, (task.table_name or "").lower()): task.ddl
+            for task in self.tasks
+            if task.ddl and task.ddl_action != VSCHEMA_TASK
+        }
+
+
+def load_snapshot(apply_id: int) -> Snapshot:
+    db = settings.SCHEMABOT_DATABASE
+    apply = Apply.objects.using(db).get(pk=apply_id)
+    operation = apply.operations.using(db).order_by("created_at", "id").first()
+    tasks = list(Task.objects.using(db).filter(apply_id=apply_id).order_by("id"))
+    plan = Plan.objects.using(db).filter(pk=apply.plan_id).first()
+    requests = {
+        request.operation: request
+        for request in ApplyControlRequest.objects.using(db).filter(
+            apply_id=apply_id, status=RequestStatus.PENDING
+        )
+    }
+    metadata, problem = _metadata(operation)
+    return Snapshot(apply, operation, tasks, plan, metadata, problem, requests)
+
+
+def _metadata(operation: ApplyOperation | None) -> tuple[PlanetScaleMetadata | None, str]:
+    if operation is None:
+        return None, ""
+    try:
+        return PlanetScaleMetadata.from_json(operation.engine_resume_metadata), ""
+    except CorruptResumeState as exc:
+        logger.warning("operation %s: corrupt resume metadata: %s", operation.pk, exc)
+        return None, str(exc)

@@ -1,0 +1,107 @@
+"""What one PlanetScale drive step works with, and its small verbs: move, persist, log, crash.
+
+Every write goes through ``DriveWriter`` (lease-guarded); ``move`` writes the apply's new state
+as it is entered, like SchemaBot's setup-phase events (upstream pkg/engine/planetscale/apply.go
+emits ``NewState`` and the tern layer persists it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from applies.dbclock import SecondsAgo
+from applies.engines.planetscale.branch_changes import BranchWriter
+from applies.engines.planetscale.client import PlanetScaleClient
+from applies.engines.planetscale.config import PlanetScaleConfig
+from applies.engines.planetscale.metadata import PlanetScaleMetadata
+from applies.lines import current_line
+from applies.models import ApplyLog
+from applies.recovery.crash import crash_point
+from applies.recovery.snapshot import Snapshot
+from applies.recovery.writer import DriveWriter
+from applies.vocabulary import LogEvent, LogLevel
+
+
+class DriveFailed(Exception):
+    """The apply cannot go on; it is failed with this message."""
+
+
+@dataclass
+class StepContext:
+    snap: Snapshot
+    writer: DriveWriter
+    client: PlanetScaleClient
+    config: PlanetScaleConfig
+
+    @property
+    def state(self) -> str:
+        return self.snap.apply.state
+
+    @property
+    def branch(self) -> str:
+        return self.snap.branch
+
+    def move(
+        self,
+        new_state: str,
+        *,
+        message: str = "",
+        error: str | None = None,
+        started: bool = False,
+        event: LogEvent = LogEvent.STATE_TRANSITION,
+        completes_request: int | None = None,
+    ) -> None:
+        """Enter ``new_state`` as the SchemaBot line spells it (nothing when already there);
+        see ``DriveWriter.transition``."""
+        new_state = current_line().spelling(new_state)
+        if self.state == new_state:
+            return
+        self.writer.transition(
+            self.state,
+            new_state,
+            message=message,
+            error=error,
+            started=started,
+            event=event,
+            completes_request=completes_request,
+        )
+        self.snap.apply.state = new_state
+
+    def persist(self, metadata: PlanetScaleMetadata) -> None:
+        crash_point("persist_resume_state", "before")
+        self.writer.save_resume_state(self.snap.apply.apply_identifier, metadata.to_json())
+        crash_point("persist_resume_state", "after")
+        self.snap.metadata = metadata
+
+    def log(self, message: str, *, warn: bool = False) -> None:
+        level = LogLevel.WARN if warn else LogLevel.INFO
+        self.writer.log(message, level=level, event=LogEvent.INFO)
+
+    def branch_writer(self) -> BranchWriter:
+        return BranchWriter(
+            self.client,
+            self.branch,
+            password_ttl=self.config.password_ttl_seconds,
+            timeout=self.config.timeout_seconds,
+            on_statement=lambda when: crash_point("branch_statement", when),
+        )
+
+    def waited_longer_than(self, seconds: float) -> bool:
+        """Whether the apply entered its current state more than ``seconds`` ago, by the
+        database's clock: its timeline's last move into the state is that old."""
+        logs = ApplyLog.objects.using(self.writer.db)
+        entered = (
+            logs.filter(apply_id=self.snap.apply.pk, new_state=self.state)
+            .filter(event_type=LogEvent.STATE_TRANSITION)
+            .order_by("-id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return entered is not None and (
+            logs.filter(pk=entered, created_at__lt=SecondsAgo(int(seconds))).exists()
+        )
+
+    @property
+    def metadata(self) -> PlanetScaleMetadata:
+        assert self.snap.metadata is not None
+        return self.snap.metadata
