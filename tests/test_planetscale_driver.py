@@ -325,10 +325,33 @@ def test_a_branch_that_never_gets_ready_fails_the_apply_after_the_wait(
     api.route("GET", f"branches/{name}", branch_body(name, ready=False))
     assert step(apply, lease, api).then == Then.POLL
     settings.TERNADMIN_ENGINE_WAIT_SECONDS = 60
+    five_minutes_ago = Apply.objects.using(DB).get(pk=apply.pk).created_at - timedelta(minutes=5)
     ApplyLog.objects.using(DB).filter(apply=apply, new_state=A.PREPARING_BRANCH).update(
-        created_at=Apply.objects.using(DB).get(pk=apply.pk).created_at - timedelta(minutes=5)
+        created_at=five_minutes_ago
     )
+    Apply.objects.using(DB).filter(pk=apply.pk).update(lease_acquired_at=five_minutes_ago)
 
     outcome = step(apply, lease, api)
 
     assert outcome.then == Then.FAILED and "not ready after 60s" in outcome.message
+
+
+def test_a_reclaimed_apply_waits_for_its_branch_again_however_long_ago_it_entered_the_state(
+    settings: Any,
+) -> None:
+    # Its driver died in preparing_branch two hours ago; a fresh claim finds the branch still
+    # getting ready. The wait starts over with the claim instead of failing the apply at once.
+    apply, lease = claimed()
+    api = FakeAPI()
+    assert step(apply, lease, api).then == Then.CONTINUE  # branch name persisted
+    name = ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata["branch_name"]
+    api.route("GET", f"branches/{name}", branch_body(name, ready=False))
+    settings.TERNADMIN_ENGINE_WAIT_SECONDS = 60
+    ApplyLog.objects.using(DB).filter(apply=apply, new_state=A.PREPARING_BRANCH).update(
+        created_at=Apply.objects.using(DB).get(pk=apply.pk).created_at - timedelta(hours=2)
+    )
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.POLL
+    assert state(apply) == A.PREPARING_BRANCH

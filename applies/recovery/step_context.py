@@ -15,7 +15,7 @@ from applies.engines.planetscale.client import PlanetScaleClient
 from applies.engines.planetscale.config import PlanetScaleConfig
 from applies.engines.planetscale.metadata import PlanetScaleMetadata
 from applies.lines import current_line
-from applies.models import ApplyLog
+from applies.models import Apply, ApplyLog
 from applies.recovery.crash import crash_point
 from applies.recovery.snapshot import Snapshot
 from applies.recovery.writer import DriveWriter
@@ -87,19 +87,28 @@ class StepContext:
         )
 
     def waited_longer_than(self, seconds: float) -> bool:
-        """Whether the apply entered its current state more than ``seconds`` ago, by the
-        database's clock: its timeline's last move into the state is that old."""
+        """Whether the apply has waited in its current state for more than ``seconds`` under
+        the lease that holds it now, by the database's clock: both its timeline's last move
+        into the state and the claim that took it are that old. A reclaimed apply's wait
+        starts over with its claim, as upstream's in-process wait (``waitForBranchReady``) starts
+        over with its driver; otherwise an apply reclaimed long after its driver died would be
+        failed at the first look at a branch that is still getting ready."""
+        cutoff = SecondsAgo(int(seconds))
+        apply = self.snap.apply
+        claimed_long_ago = Apply.objects.using(self.writer.db).filter(
+            pk=apply.pk, lease_acquired_at__lt=cutoff
+        )
+        if not claimed_long_ago.exists():
+            return False
         logs = ApplyLog.objects.using(self.writer.db)
         entered = (
-            logs.filter(apply_id=self.snap.apply.pk, new_state=self.state)
+            logs.filter(apply_id=apply.pk, new_state=self.state)
             .filter(event_type=LogEvent.STATE_TRANSITION)
             .order_by("-id")
             .values_list("pk", flat=True)
             .first()
         )
-        return entered is not None and (
-            logs.filter(pk=entered, created_at__lt=SecondsAgo(int(seconds))).exists()
-        )
+        return entered is not None and logs.filter(pk=entered, created_at__lt=cutoff).exists()
 
     @property
     def metadata(self) -> PlanetScaleMetadata:
