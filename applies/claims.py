@@ -42,7 +42,7 @@ from django.db.models.expressions import Expression, RawSQL
 
 from applies import db
 from applies.candidates import PAGE_SIZE, Candidate, CandidateQuery, apply_candidates
-from applies.clauses import Clause, Windows, apply_clause_case, several_operations_sql
+from applies.clauses import Clause, apply_clause_case, several_operations_sql
 from applies.dbclock import DbNow, now_sql
 from applies.leases import Lease, new_token
 from applies.lines import Line, current_line
@@ -50,6 +50,7 @@ from applies.models import Apply
 from applies.states import ApplyState
 from applies.target_lock import TargetLockTimeout, other_active_apply_exists, target_lock
 from applies.vocabulary import ControlOperation, RequestStatus
+from applies.windows import Windows
 
 A = ApplyState
 # Claims of these states start work: the row moves to running (stopped: the line's state).

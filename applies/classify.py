@@ -30,18 +30,13 @@ from django.db.models import BooleanField, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from applies import states
-from applies.clauses import (
-    CLAUSE_DESCRIPTIONS,
-    Clause,
-    Windows,
-    apply_clause_case,
-    several_operations_sql,
-)
+from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, apply_clause_case, several_operations_sql
 from applies.dbclock import AgeSeconds
 from applies.lines import Line, current_line
 from applies.models import Apply, ApplyControlRequest
 from applies.states import ApplyState, Story
 from applies.vocabulary import ControlOperation, RequestStatus
+from applies.windows import Windows
 
 # Clauses a control request opens: claimable since the request, not since the heartbeat.
 _REQUEST_CLAUSES = frozenset(

@@ -24,12 +24,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
-from applies.clauses import Windows
 from applies.dbclock import DbNow, SecondsAgo
 from applies.lines import current_line
 from applies.models import Apply, ApplyLog, ApplyOperation, Task
 from applies.states import TERMINAL_TASK_STATES, ApplyState, TaskState
 from applies.vocabulary import LogEvent, LogLevel, LogSource
+from applies.windows import Windows
 
 
 class ExpiryReason(StrEnum):

@@ -36,19 +36,15 @@ from applies.claims import (
     require_owner,
     single_operation_sql,
 )
-from applies.clauses import (
-    Clause,
-    Windows,
-    cutover_clause_case,
-    operation_clause_case,
-    request_exists,
-)
+from applies.clauses import Clause, request_exists
 from applies.dbclock import DbNow, now_sql, seconds_ago_sql
 from applies.leases import Lease, new_token
 from applies.lines import Line, current_line
 from applies.models import Apply, ApplyOperation
+from applies.operation_clauses import cutover_clause_case, operation_clause_case
 from applies.states import ApplyState
 from applies.vocabulary import ControlOperation
+from applies.windows import Windows
 
 A = ApplyState
 

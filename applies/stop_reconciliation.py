@@ -28,8 +28,9 @@ from applies.claims import (
     require_owner,
     write_apply_claim,
 )
-from applies.clauses import Clause, Windows, stop_reconciliation_case
+from applies.clauses import Clause, stop_reconciliation_case
 from applies.lines import current_line
+from applies.windows import Windows
 
 
 def find_next_stop_reconciliation(

@@ -67,6 +67,14 @@ class CutoverPolicy(StrEnum):
     PARALLEL = "parallel"
 
 
+class OperationKind(StrEnum):
+    """``apply_operations.operation_kind`` (current upstream, #488/#497): shard work, and the
+    row that finishes a group of shards once their work is done."""
+
+    WORK = "work"
+    GROUP_FINALIZER = "group_finalizer"
+
+
 class OnFailure(StrEnum):
     HALT = "halt"
     CONTINUE = "continue"

@@ -42,12 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-HISTORY_STATES = (  # (state, share in percent) of the terminal history
-    ("completed", 80),
-    ("failed", 8),
-    ("stopped", 4),
-    ("cancelled", 5),
-    ("reverted", 3),
+HISTORY_STATES = (  # (``ApplyState`` name, share in percent) of the terminal history
+    ("COMPLETED", 80),
+    ("FAILED", 8),
+    ("STOPPED", 4),
+    ("CANCELLED", 5),
+    ("REVERTED", 3),
 )
 HISTORY_SPAN = 2 * 365 * 86_400  # seconds between the oldest and the newest apply
 SEED_CHUNK = 100_000
@@ -65,15 +65,13 @@ class Pool:
     fresh: list[int]
 
 
-def _sql_list(values: Any) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
 def _history_state_sql() -> str:
+    from applies.states import ApplyState
+
     arms, bound = [], 0
-    for state, share in HISTORY_STATES:
+    for name, share in HISTORY_STATES:
         bound += share
-        arms.append(f"WHEN h < {bound} THEN '{state}'")
+        arms.append(f"WHEN h < {bound} THEN '{ApplyState[name]}'")
     return f"CASE {' '.join(arms)} END"
 
 
@@ -85,15 +83,14 @@ def _apply_rows_sql(
     Stale and fresh applies sit at evenly spaced slots among the newest rows, as live work
     does; their states cycle through every claimable state.
     """
+    from applies.db import quoted
     from applies.demo.writer import COLUMNS
     from applies.models import Apply
-    from applies.states import CLAIMABLE_APPLY_STATES
+    from applies.states import CLAIMABLE_APPLY_STATES, ApplyState
 
     window = min(size, 2 * (stale + fresh))
     stride = window // (stale + fresh)
-    claimable = (
-        f"ELT(1 + slot % {len(CLAIMABLE_APPLY_STATES)}, {_sql_list(CLAIMABLE_APPLY_STATES)})"
-    )
+    claimable = f"ELT(1 + slot % {len(CLAIMABLE_APPLY_STATES)}, {quoted(CLAIMABLE_APPLY_STATES)})"
     created = (
         f"(TIMESTAMP'{now}' - INTERVAL (3600 + ({size} - seq) * {HISTORY_SPAN} DIV {size}) SECOND)"
     )
@@ -109,7 +106,8 @@ def _apply_rows_sql(
         f"IF({vitess}, 'vitess', 'mysql')", "'acme/schemas'", "1 + seq % 5000",
         "IF(seq % 2, 'staging', 'production')", "''", "'schemabot'", "0", "''",
         f"IF({vitess}, 'planetscale', 'spirit')", "state",
-        "IF(state = 'failed', CONCAT('deploy request ', seq, ' failed: lint errors'), NULL)",
+        f"IF(state = '{ApplyState.FAILED}', CONCAT('deploy request ', seq, ' failed: lint"
+        " errors'), NULL)",
         "CONCAT('{\"branch\": \"schemabot-', seq, '\", \"auto_cutover\": true}')", "0",
         "IF(role = 2, 'schemabot-live/1/driver-0', CONCAT('schemabot-', seq % 3, '/1/driver-0'))",
         "UUID()", "created + INTERVAL 10 SECOND", "created + INTERVAL 5 SECOND",
@@ -148,9 +146,9 @@ def build(size: int, stale: int, fresh: int) -> Pool:
     """Empty SchemaBot's tables and fill ``applies`` (and some control requests)."""
     from django.db import connections
 
-    from applies.clauses import Windows
     from applies.dbclock import database_now
     from applies.demo.writer import empty_tables
+    from applies.windows import Windows
 
     connection = connections[_db()]
     empty_tables(connection)
@@ -177,7 +175,7 @@ def restale(pool: Pool) -> None:
     """Make every pool apply claimable again and the live ones fresh (outside timed regions)."""
     from django.db import connections
 
-    from applies.clauses import Windows
+    from applies.windows import Windows
 
     age = Windows.from_settings().stale_after + 60
     with connections[_db()].cursor() as cursor:
@@ -283,8 +281,8 @@ class Baseline:
 
     def __init__(self, statements: Statements) -> None:
         from applies.candidates import PAGE_SIZE, Candidate, apply_candidates
-        from applies.clauses import Windows
         from applies.leases import new_token
+        from applies.windows import Windows
 
         self.new_candidate, self.new_token = Candidate, new_token
         self.statements = statements
@@ -327,8 +325,9 @@ def upstream_select() -> str:
     """SchemaBot's FindNextApply: one OR of every clause, oldest first, skip locked rows."""
     from django.db import connections
 
-    from applies.clauses import Windows, apply_clause_sql
+    from applies.clauses import apply_clause_sql
     from applies.models import Apply
+    from applies.windows import Windows
 
     clauses = apply_clause_sql(connections[_db()].vendor, Windows.from_settings())
     columns = ", ".join(f"applies.{field.column}" for field in Apply._meta.concrete_fields)

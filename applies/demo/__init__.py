@@ -16,7 +16,7 @@ Every timestamp is a whole-second offset from the *database* clock (``clock``). 
 read twice: once for the history, and again just before the recent applies are written, so
 that a seed lasting minutes still ends with its fresh applies fresh.
 
-Modules: ``catalogue`` (static data), ``clock`` (clock and recovery windows), ``shapes``
+Modules: ``catalogue`` (static data), ``clock`` (the database clock), ``shapes``
 (dataclasses), ``world`` (databases, targets, locks), ``planner`` (which applies), ``paths``
 (state histories), ``formats`` (JSON, identifiers, branch names), ``builder`` and ``children``
 (rows), ``writer`` (bulk insert, reset), ``guard`` (when seeding is refused).
@@ -36,10 +36,11 @@ from django.db import connections
 from applies.dbclock import database_now
 from applies.demo.builder import Builder
 from applies.demo.catalogue import MINIMUM_APPLIES, UNKNOWN_STATE
-from applies.demo.clock import Clock, Windows
+from applies.demo.clock import Clock
 from applies.demo.guard import SeedRefused, TablesNotEmpty, check_may_seed
 from applies.demo.writer import COLUMNS, empty_tables, write
 from applies.engines.planetscale.types import deterministic_branch_name as branch_name
+from applies.windows import Windows
 
 __all__ = [
     "DEFAULT_APPLIES",

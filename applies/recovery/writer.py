@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, transaction
 
-from applies.clauses import quoted
+from applies.db import quoted
 from applies.dbclock import now_sql
 from applies.leases import Lease, guarded_update
 from applies.lines import current_line

@@ -10,10 +10,10 @@ from django.db.models.expressions import RawSQL
 
 from applies import states
 from applies.classify import Classification, Verdict, annotate_for_classification, classify
-from applies.clauses import operation_claim_case
 from applies.db import vendor
 from applies.dbclock import AgeSeconds
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive, Plan, Task
+from applies.operation_clauses import operation_claim_case
 from applies.selectors.engine import ResumeState, resume_state
 from applies.states import ApplyState
 from applies.vocabulary import ControlOperation, RequestStatus
