@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from django.db import NotSupportedError, transaction
+from django.db import NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression, RawSQL
 
@@ -164,7 +164,7 @@ def claim_apply(
     require_owner(owner)
     windows, line = windows or Windows.from_settings(), current_line()
     lock = apply_lock(windows, line, len(engines or ()))
-    with transaction.atomic(using=db.alias()):
+    with db.atomic():
         locked = lock_apply(lock, apply_id, engines)
         if locked is None:
             return None
@@ -327,7 +327,7 @@ def _claim_stopped(
 ) -> ApplyClaim | None:
     with (
         target_lock(apply.database_name, apply.database_type, apply.environment),
-        transaction.atomic(using=db.alias()),
+        db.atomic(),
     ):
         locked = lock_apply(lock, apply.pk, engines)
         if locked is None or locked[1] is not Clause.STOPPED_START:

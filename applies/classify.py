@@ -25,11 +25,10 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
 from django.db.models import BooleanField, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
-from applies import states
+from applies import db, states
 from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, apply_clause_case, several_operations_sql
 from applies.dbclock import AgeSeconds
 from applies.lines import Line, current_line
@@ -100,7 +99,7 @@ def duration(seconds: int | None) -> str:
 
 def annotate_for_classification(queryset: QuerySet[Apply]) -> QuerySet[Apply]:
     """Add what ``classify`` needs, computed by the database in the same query."""
-    vendor = connections[settings.SCHEMABOT_DATABASE].vendor
+    vendor = db.vendor()
     pending_requests = ApplyControlRequest.objects.filter(
         apply_id=OuterRef("pk"), status=RequestStatus.PENDING
     ).order_by("-updated_at")
@@ -136,9 +135,7 @@ def unclaimed_alarm_after() -> int:
 def classify(apply: Apply, windows: Windows | None = None) -> Classification:
     """Classify one apply. Cheap when ``apply`` came from ``annotate_for_classification``."""
     if not hasattr(apply, "claim_clause"):
-        apply = annotate_for_classification(Apply.objects.using(settings.SCHEMABOT_DATABASE)).get(
-            pk=apply.pk
-        )
+        apply = annotate_for_classification(Apply.objects.all()).get(pk=apply.pk)
     windows = windows or Windows.from_settings()
     raw_clause: str | None = apply.claim_clause  # type: ignore[attr-defined]
     age = int(apply.heartbeat_age or 0)  # type: ignore[attr-defined]
@@ -171,16 +168,17 @@ def live_states() -> list[str]:
     probe per distinct state, however many terminal rows there are, and whatever the table's
     statistics say (``SELECT DISTINCT`` is planned from them and may walk the whole index).
     """
-    connection = connections[settings.SCHEMABOT_DATABASE]
     present: list[str] = []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT MIN(state) FROM applies")
-        state = cursor.fetchone()[0]
-        while state is not None:
-            present.append(state)
-            cursor.execute("SELECT MIN(state) FROM applies WHERE state > %s", [state])
-            state = cursor.fetchone()[0]
+    state = _next_state("SELECT MIN(state) FROM applies", [])
+    while state is not None:
+        present.append(state)
+        state = _next_state("SELECT MIN(state) FROM applies WHERE state > %s", [state])
     return [state for state in present if state not in states.TERMINAL_APPLY_STATES]
+
+
+def _next_state(sql: str, params: list[str]) -> str | None:
+    row = db.fetchone(sql, params)
+    return None if row is None else row[0]
 
 
 def live(queryset: QuerySet[Apply] | None = None) -> list[Classification]:
@@ -190,9 +188,9 @@ def live(queryset: QuerySet[Apply] | None = None) -> list[Classification]:
     Two index-friendly reads (by state; stopped ones through the few pending requests), never
     a walk over terminal history.
     """
-    base = queryset if queryset is not None else Apply.objects.using(settings.SCHEMABOT_DATABASE)
+    base = queryset if queryset is not None else Apply.objects.all()
     active = base.filter(state__in=live_states())
-    starting = ApplyControlRequest.objects.using(settings.SCHEMABOT_DATABASE).filter(
+    starting = ApplyControlRequest.objects.filter(
         operation__in=(ControlOperation.START, ControlOperation.CANCEL),
         status=RequestStatus.PENDING,
     )

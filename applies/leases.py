@@ -13,9 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from django.conf import settings
-from django.db import connections
-
+from applies import db
 from applies.dbclock import now_sql
 
 LeasedTable = Literal["applies", "apply_operations"]
@@ -49,24 +47,12 @@ def new_token() -> str:
     return str(uuid.uuid4())
 
 
-def _execute(sql: str, params: list[Any]) -> int:
-    connection = connections[settings.SCHEMABOT_DATABASE]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
-
-
 def holds(lease: Lease) -> bool:
     """Whether the row still carries our token (``CheckLease``)."""
     if lease.row_id <= 0 or not lease.token:
         return False
-    connection = connections[settings.SCHEMABOT_DATABASE]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {lease.table} WHERE id = %s AND lease_token = %s",
-            [lease.row_id, lease.token],
-        )
-        return cursor.fetchone() is not None
+    sql = f"SELECT 1 FROM {lease.table} WHERE id = %s AND lease_token = %s"
+    return db.fetchone(sql, [lease.row_id, lease.token]) is not None
 
 
 def check_lease(lease: Lease) -> None:
@@ -81,13 +67,13 @@ def guarded_update(lease: Lease, assignments: dict[str, Any], *, heartbeat: bool
     ``heartbeat`` sets ``updated_at = NOW()`` with the write (what a driver's writes do);
     ``False`` pins it, so the write cannot make a row look alive.
     """
-    vendor = connections[settings.SCHEMABOT_DATABASE].vendor
     columns = [f"{column} = %s" for column in assignments]
-    columns.append(f"updated_at = {now_sql(vendor)}" if heartbeat else "updated_at = updated_at")
+    now = now_sql(db.vendor())
+    columns.append(f"updated_at = {now}" if heartbeat else "updated_at = updated_at")
     sql = f"UPDATE {lease.table} SET {', '.join(columns)} WHERE id = %s AND lease_token = %s"
     # MySQL counts matched rows (Django's backend sets CLIENT.FOUND_ROWS), so an UPDATE that
     # changes nothing within the same second still says 1.
-    if _execute(sql, [*assignments.values(), lease.row_id, lease.token]) == 0:
+    if db.execute(sql, [*assignments.values(), lease.row_id, lease.token]) == 0:
         check_lease(lease)  # raises when the token is gone
 
 

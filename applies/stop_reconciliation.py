@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db import transaction
-
 from applies import db
 from applies.candidates import Candidate, CandidateQuery, stop_reconciliation_candidates
 from applies.claims import (
@@ -64,7 +62,7 @@ def claim_for_stop_reconciliation(
     if not line.stop_reconciliation:
         return None
     lock = apply_lock(windows, line, len(engines or ()), case=stop_reconciliation_case)
-    with transaction.atomic(using=db.alias()):
+    with db.atomic():
         locked = lock_apply(lock, apply_id, engines)
         if locked is None:
             return None

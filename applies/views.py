@@ -248,7 +248,7 @@ def _confirm_bulk(
 ) -> HttpResponse:
     items = [(value, parse_item(value)) for value in selected]
     ids = [item.apply_id for _, item in items if item is not None]
-    rows = Apply.objects.using(settings.SCHEMABOT_DATABASE).in_bulk(ids)
+    rows = Apply.objects.in_bulk(ids)
     context = {
         "form": form,
         "selected": [(value, rows.get(item.apply_id) if item else None) for value, item in items],

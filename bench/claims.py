@@ -144,15 +144,14 @@ CONTROL_REQUESTS_SQL = (
 
 def build(size: int, stale: int, fresh: int) -> Pool:
     """Empty SchemaBot's tables and fill ``applies`` (and some control requests)."""
-    from django.db import connections
-
+    from applies import db
     from applies.dbclock import database_now
     from applies.demo.writer import empty_tables
     from applies.windows import Windows
 
-    connection = connections[_db()]
+    connection = db.connection()
     empty_tables(connection)
-    now = database_now(_db()).replace(tzinfo=None).isoformat(" ")
+    now = database_now(db.alias()).replace(tzinfo=None).isoformat(" ")
     stale_after = Windows.from_settings().stale_after
     with connection.cursor() as cursor:
         for first in range(1, size + 1, SEED_CHUNK):
@@ -173,12 +172,11 @@ def build(size: int, stale: int, fresh: int) -> Pool:
 
 def restale(pool: Pool) -> None:
     """Make every pool apply claimable again and the live ones fresh (outside timed regions)."""
-    from django.db import connections
-
+    from applies import db
     from applies.windows import Windows
 
     age = Windows.from_settings().stale_after + 60
-    with connections[_db()].cursor() as cursor:
+    with db.connection().cursor() as cursor:
         cursor.execute(
             f"UPDATE applies SET updated_at = NOW() - INTERVAL {age} SECOND"
             f" WHERE id IN ({', '.join(map(str, pool.stale))})"
@@ -189,12 +187,6 @@ def restale(pool: Pool) -> None:
 
 
 # --- claimers: ternadmin, the raw baseline, upstream's statement ------------------------------
-
-
-def _db() -> str:
-    from django.conf import settings
-
-    return str(settings.SCHEMABOT_DATABASE)
 
 
 class Claimer(Protocol):
@@ -225,9 +217,9 @@ class Ternadmin:
         claim_apply(0, owner)  # compiles the lock query, opens the connection; claims nothing
 
     def handler_reads(self) -> int:
-        from django.db import connections
+        from applies import db
 
-        with connections[_db()].cursor() as cursor:
+        with db.connection().cursor() as cursor:
             return _handler_reads(cursor)
 
 
@@ -242,8 +234,7 @@ class Statements:
 
 def record_statements(apply_id: int, owner: str) -> Statements:
     """Claim ``apply_id`` through ``find_next_apply`` and keep the statements it executed."""
-    from django.db import connections
-
+    from applies import db
     from applies.claims import find_next_apply
 
     sent: list[str] = []
@@ -254,7 +245,7 @@ def record_statements(apply_id: int, owner: str) -> Statements:
         sent.append(sql)
         return execute(sql, params, many, context)
 
-    with connections[_db()].execute_wrapper(recorder):
+    with db.connection().execute_wrapper(recorder):
         claimed = find_next_apply(owner)
     assert claimed is not None and claimed.pk == apply_id, "expected the oldest stale apply"
     assert len(sent) == 3, f"expected candidates, lock, update; got {len(sent)} statements"
@@ -264,9 +255,10 @@ def record_statements(apply_id: int, owner: str) -> Statements:
 def raw_connection() -> Any:
     """A mysqlclient connection set up as Django sets up its own (same options, READ COMMITTED)."""
     import MySQLdb
-    from django.db import connections
 
-    wrapper = connections[_db()]
+    from applies import db
+
+    wrapper = db.connection()
     connection = MySQLdb.connect(**wrapper.get_connection_params())
     connection.autocommit(True)
     connection.cursor().execute(
@@ -323,13 +315,12 @@ class Baseline:
 
 def upstream_select() -> str:
     """SchemaBot's FindNextApply: one OR of every clause, oldest first, skip locked rows."""
-    from django.db import connections
-
+    from applies import db
     from applies.clauses import apply_clause_sql
     from applies.models import Apply
     from applies.windows import Windows
 
-    clauses = apply_clause_sql(connections[_db()].vendor, Windows.from_settings())
+    clauses = apply_clause_sql(db.connection().vendor, Windows.from_settings())
     columns = ", ".join(f"applies.{field.column}" for field in Apply._meta.concrete_fields)
     where = " OR ".join(f"({sql})" for sql in clauses.values())
     return (
@@ -380,21 +371,22 @@ class Dataset:
 
 def use(database: str) -> None:
     """Point SchemaBot's connection alias at ``database`` (closing the open connection)."""
-    from django.db import connections
+    from applies import db
 
-    connection = connections[_db()]
+    connection = db.connection()
     connection.close()
     connection.settings_dict["NAME"] = database
 
 
 def prepare(size: int, base: str, args: argparse.Namespace) -> Dataset:
+    from applies import db
     from applies.schema import create_standalone_tables
 
     database = f"{base}_{size}"
     with raw_cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4")
     use(database)
-    create_standalone_tables(_db())
+    create_standalone_tables(db.alias())
     started = time.perf_counter()
     pool = build(size, args.stale, args.fresh)
     print(f"{size:,} applies in {database}: built in {time.perf_counter() - started:.1f} s")
@@ -404,10 +396,10 @@ def prepare(size: int, base: str, args: argparse.Namespace) -> Dataset:
 
 
 def _oldest(pool: Pool) -> int:
-    from django.db import connections
+    from applies import db
 
     ids = ", ".join(map(str, pool.stale))
-    with connections[_db()].cursor() as cursor:
+    with db.connection().cursor() as cursor:
         cursor.execute(
             f"SELECT id FROM applies WHERE id IN ({ids}) ORDER BY created_at, id LIMIT 1"
         )
@@ -673,13 +665,13 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.db import connections
 
+    from applies import db
     from ternadmin.config import STANDALONE
 
-    if settings.SCHEMABOT_MODE != STANDALONE or connections[_db()].vendor != "mysql":
+    if settings.SCHEMABOT_MODE != STANDALONE or db.connection().vendor != "mysql":
         sys.exit("bench/claims.py needs SCHEMABOT_MODE=standalone on a MariaDB/MySQL database")
-    base = str(connections[_db()].settings_dict["NAME"])
+    base = str(db.connection().settings_dict["NAME"])
     datasets = [prepare(size, base, args) for size in sizes]
     try:
         times = single_claims(datasets, args)

@@ -30,9 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.db import connections
-
+from applies import db
 from applies.dbclock import database_now
 from applies.demo.builder import Builder
 from applies.demo.catalogue import MINIMUM_APPLIES, UNKNOWN_STATE
@@ -86,15 +84,14 @@ def seed(
     Raises SeedRefused in attach mode, when the tables are missing, or when they hold rows and
     ``reset`` is false. With ``reset`` every row of the seven tables is deleted first.
     """
-    using = settings.SCHEMABOT_DATABASE
-    check_may_seed(using, applies=applies, reset=reset)
+    check_may_seed(applies=applies, reset=reset)
     started = time.perf_counter()
-    connection = connections[using]
+    connection = db.connection()
     if reset:
         empty_tables(connection)
     # Resolved in this module at each reading: tests patch demo.database_now to skew the clock.
     builder = Builder(
-        random.Random(seed), lambda: Clock.of(database_now(using)), Windows.from_settings()
+        random.Random(seed), lambda: Clock.of(database_now(db.alias())), Windows.from_settings()
     )
     write(connection, builder.locks(), builder.counts)
     for done, batch in builder.batches(applies, max(1, chunk_size)):

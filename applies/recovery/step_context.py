@@ -89,7 +89,7 @@ class StepContext:
     def waited_longer_than(self, seconds: float) -> bool:
         """Whether the apply entered its current state more than ``seconds`` ago, by the
         database's clock: its timeline's last move into the state is that old."""
-        logs = ApplyLog.objects.using(self.writer.db)
+        logs = ApplyLog.objects
         entered = (
             logs.filter(apply_id=self.snap.apply.pk, new_state=self.state)
             .filter(event_type=LogEvent.STATE_TRANSITION)

@@ -47,13 +47,9 @@ class ApplyDetail:
     start: Possible
 
 
-def _db() -> str:
-    return str(settings.SCHEMABOT_DATABASE)
-
-
 def get_apply(apply_id: int) -> Apply | None:
     """The apply annotated for ``classify`` and with its ages, or ``None``."""
-    queryset = annotate_for_classification(Apply.objects.using(_db()).filter(pk=apply_id))
+    queryset = annotate_for_classification(Apply.objects.filter(pk=apply_id))
     return queryset.annotate(lease_age=AgeSeconds("lease_acquired_at")).first()
 
 
@@ -94,10 +90,8 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
     if apply is None:
         return None
     verdict = classify(apply)
-    db = _db()
     operations = list(
-        ApplyOperation.objects.using(db)
-        .filter(apply_id=apply_id)
+        ApplyOperation.objects.filter(apply_id=apply_id)
         .annotate(
             heartbeat_age=AgeSeconds("updated_at"),
             # The operation claim that takes the row now, by the claim paths' own SQL.
@@ -106,19 +100,12 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         .order_by("created_at", "id")
     )
     timeline = list(
-        ApplyLog.objects.using(db)
-        .filter(apply_id=apply_id)
-        .order_by("-created_at", "-id")[: TIMELINE_LIMIT + 1]
+        ApplyLog.objects.filter(apply_id=apply_id).order_by("-created_at", "-id")[
+            : TIMELINE_LIMIT + 1
+        ]
     )
-    requests = list(
-        ApplyControlRequest.objects.using(db).filter(apply_id=apply_id).order_by("operation")
-    )
-    plan = (
-        Plan.objects.using(db)
-        .filter(pk=apply.plan_id)
-        .values_list("plan_identifier", flat=True)
-        .first()
-    )
+    requests = list(ApplyControlRequest.objects.filter(apply_id=apply_id).order_by("operation"))
+    plan = Plan.objects.filter(pk=apply.plan_id).values_list("plan_identifier", flat=True).first()
     return ApplyDetail(
         apply=apply,
         classification=verdict,
@@ -126,8 +113,7 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         operations=operations,
         resume=[resume_state(operation) for operation in operations],
         tasks=list(
-            Task.objects.using(db)
-            .filter(apply_id=apply_id)
+            Task.objects.filter(apply_id=apply_id)
             .annotate(updated_age=AgeSeconds("updated_at"))
             .order_by("id")
         ),

@@ -24,9 +24,9 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
-from applies import states
+from applies import db, states
 from applies.claims import ApplyClaim, claim_apply
 from applies.classify import Verdict, classify, duration
 from applies.dbclock import DbNow
@@ -104,10 +104,6 @@ def console_owner(actor: str) -> str:
     return f"ternadmin-console/{actor}"[:255]
 
 
-def _db() -> str:
-    return str(settings.SCHEMABOT_DATABASE)
-
-
 def _require(actor: str, reason: str) -> None:
     if not actor.strip():
         raise ActionRefused("an action needs the name of who takes it", code=Refusal.INVALID)
@@ -118,7 +114,7 @@ def _require(actor: str, reason: str) -> None:
 
 
 def _read(apply_id: int, *, lock: bool = False) -> Apply:
-    queryset = Apply.objects.using(_db()).filter(pk=apply_id)
+    queryset = Apply.objects.filter(pk=apply_id)
     if lock:
         queryset = queryset.select_for_update()
     apply = queryset.first()
@@ -160,7 +156,7 @@ def _locked(apply: Apply) -> Iterator[None]:
         if stopped
         else nullcontext()
     )
-    with guard, transaction.atomic(using=_db()):
+    with guard, db.atomic():
         yield
 
 
@@ -182,7 +178,7 @@ def reclaim(
         raise ActionRefused(
             f"ternadmin has no driver for engine {seen.engine or '(none)'}", code=Refusal.NO_DRIVER
         )
-    operations = ApplyOperation.objects.using(_db()).filter(apply_id=apply_id)
+    operations = ApplyOperation.objects.filter(apply_id=apply_id)
     if len(operations.values_list("pk", flat=True)[:2]) > 1:
         raise ActionRefused(
             "ternadmin has no driver for a multi-operation apply: SchemaBot's own operator "
@@ -312,7 +308,7 @@ def _request(
 ) -> ActionResult:
     _require(actor, reason)
     operation = ControlOperation.STOP if action is Action.STOP else ControlOperation.START
-    with transaction.atomic(using=_db()):
+    with db.atomic():
         apply = _read(apply_id, lock=True)
         check_seen(apply, seen_state, seen_token)
         _check_allowed(apply, action)
@@ -346,7 +342,7 @@ def _request(
 
 def _upsert_pending(apply_id: int, operation: ControlOperation, actor: str) -> bool:
     """Make the (apply, operation) request pending; False when it already was."""
-    requests = ApplyControlRequest.objects.using(_db())
+    requests = ApplyControlRequest.objects
     existing = requests.select_for_update().filter(apply_id=apply_id, operation=operation).first()
     if existing is not None:
         if existing.status == RequestStatus.PENDING:
@@ -360,7 +356,7 @@ def _upsert_pending(apply_id: int, operation: ControlOperation, actor: str) -> b
         )
         return True
     try:
-        with transaction.atomic(using=_db()):
+        with db.atomic():
             requests.create(
                 apply_id=apply_id,
                 operation=operation,

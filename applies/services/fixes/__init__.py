@@ -28,9 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-
-from applies import states
+from applies import db, states
 from applies.dbclock import DbNow
 from applies.models import Apply
 from applies.redact import short_token
@@ -49,7 +47,6 @@ from applies.services.fixes.rows import (
     LiveDriver,
     RowChanged,
     Seen,
-    db,
     is_live,
     locked,
     require_confirmation,
@@ -276,13 +273,13 @@ def _fix(
 ) -> FixResult:
     """Lock, compare, decide, write and audit in one transaction (inside the target lock)."""
     if not lock_target:
-        with transaction.atomic(using=db()):
+        with db.atomic():
             return _apply_change(locked(apply_id, seen), actor, reason, change)
     target = unlocked(apply_id)
     try:
         with (
             target_lock(target.database_name, target.database_type, target.environment),
-            transaction.atomic(using=db()),
+            db.atomic(),
         ):
             row = locked(apply_id, seen)
             require_target_free(row, target)
@@ -295,10 +292,8 @@ def _apply_change(
     row: Apply, actor: str, reason: str, change: Callable[[Apply], _Change]
 ) -> FixResult:
     planned = change(row)
-    written = (
-        Apply.objects.using(db())
-        .filter(pk=row.pk, state=row.state, lease_token=row.lease_token)
-        .update(state=planned.new_state, **planned.apply_values)
+    written = Apply.objects.filter(pk=row.pk, state=row.state, lease_token=row.lease_token).update(
+        state=planned.new_state, **planned.apply_values
     )
     if written != 1:  # only possible without row locks (SQLite): the row moved meanwhile
         raise RowChanged(f"{row} changed while the fix was being written; nothing was written.")

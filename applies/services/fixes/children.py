@@ -12,7 +12,7 @@ from applies import states
 from applies.classify import duration
 from applies.dbclock import DbNow
 from applies.models import Apply, ApplyOperation, Task
-from applies.services.fixes.rows import FixRefused, db, taken_from_driver
+from applies.services.fixes.rows import FixRefused, taken_from_driver
 from applies.states import ApplyState, TaskState
 
 A = ApplyState
@@ -51,10 +51,8 @@ def derived_state(values: Collection[str]) -> str | None:
 def check_children_agree(row: Apply, new_state: str) -> None:
     """Refuse a terminal state that the apply's finished children contradict."""
     task_state = TASK_STATE_FOR_TERMINAL[new_state]
-    operations = set(
-        ApplyOperation.objects.using(db()).filter(apply_id=row.pk).values_list("state", flat=True)
-    )
-    tasks = set(Task.objects.using(db()).filter(apply_id=row.pk).values_list("state", flat=True))
+    operations = set(ApplyOperation.objects.filter(apply_id=row.pk).values_list("state", flat=True))
+    tasks = set(Task.objects.filter(apply_id=row.pk).values_list("state", flat=True))
     after = {
         "operations": {s if s in states.TERMINAL_APPLY_STATES else new_state for s in operations},
         "tasks": {s if s in states.TERMINAL_TASK_STATES else task_state for s in tasks},
@@ -74,8 +72,7 @@ def finish_children(row: Apply, new_state: str, reset_heartbeat: bool) -> tuple[
     """Move the unfinished operations and tasks of an apply that became terminal with it."""
     completed_at = None if new_state in COMPLETED_AT_STAYS_NULL else DbNow()
     operations = (
-        ApplyOperation.objects.using(db())
-        .filter(apply_id=row.pk)
+        ApplyOperation.objects.filter(apply_id=row.pk)
         .exclude(state__in=states.TERMINAL_APPLY_STATES)
         .update(state=new_state, completed_at=completed_at, **taken_from_driver(reset_heartbeat))
     )
@@ -84,8 +81,7 @@ def finish_children(row: Apply, new_state: str, reset_heartbeat: bool) -> tuple[
     if task_state in states.TERMINAL_TASK_STATES:
         task_values["completed_at"] = DbNow()
     tasks = (
-        Task.objects.using(db())
-        .filter(apply_id=row.pk)
+        Task.objects.filter(apply_id=row.pk)
         .exclude(state__in=states.TERMINAL_TASK_STATES)
         .exclude(state=task_state)
         .update(**task_values)
@@ -118,11 +114,7 @@ def require_reappliable(row: Apply) -> None:
             f"{row} has no deployment: SchemaBot reapplies only an apply whose target is "
             "complete; create a new apply instead. Nothing was written."
         )
-    ended = (
-        ApplyOperation.objects.using(db())
-        .filter(apply_id=row.pk, state__in=_NOT_REAPPLIABLE)
-        .count()
-    )
+    ended = ApplyOperation.objects.filter(apply_id=row.pk, state__in=_NOT_REAPPLIABLE).count()
     if ended:
         raise FixRefused(
             f"{row} has {ended} stopped, cancelled or reverted operation(s): SchemaBot does "
@@ -133,11 +125,10 @@ def require_reappliable(row: Apply) -> None:
 def retry_children(row: Apply) -> tuple[int, int]:
     """Failed operations, and the failed or cancelled tasks they own (or that belong to no
     operation), back to retryable with their errors cleared and a fresh heartbeat."""
-    failed = ApplyOperation.objects.using(db()).filter(apply_id=row.pk, state=A.FAILED)
+    failed = ApplyOperation.objects.filter(apply_id=row.pk, state=A.FAILED)
     failed_ids = list(failed.values_list("pk", flat=True))
     tasks = (
-        Task.objects.using(db())
-        .filter(apply_id=row.pk, state__in=(TaskState.FAILED, TaskState.CANCELLED))
+        Task.objects.filter(apply_id=row.pk, state__in=(TaskState.FAILED, TaskState.CANCELLED))
         .filter(Q(apply_operation_id__in=failed_ids) | Q(apply_operation_id__isnull=True))
         .update(
             state=TaskState.FAILED_RETRYABLE,

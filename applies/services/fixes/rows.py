@@ -20,10 +20,6 @@ from applies.redact import short_token
 from applies.target_lock import other_active_apply_exists
 
 
-def db() -> str:
-    return str(settings.SCHEMABOT_DATABASE)
-
-
 class FixRefused(Exception):
     """The fix was refused and nothing was written; the message is for the person."""
 
@@ -52,7 +48,7 @@ class Seen:
 
 
 def unlocked(apply_id: int) -> Apply:
-    row = Apply.objects.using(db()).filter(pk=apply_id).first()
+    row = Apply.objects.filter(pk=apply_id).first()
     if row is None:
         raise FixRefused(f"Apply {apply_id} no longer exists; nothing was written.")
     return row
@@ -63,8 +59,7 @@ def locked(apply_id: int, seen: Seen) -> Apply:
     fresh = SecondsAgo(settings.TERNADMIN_STALE_AFTER_SECONDS)
     recent = SecondsAgo(settings.TERNADMIN_RETRY_FRESHNESS_SECONDS)
     row = (
-        Apply.objects.using(db())
-        .select_for_update()
+        Apply.objects.select_for_update()
         .annotate(
             heartbeat_age=AgeSeconds("updated_at"),
             heartbeat_fresh=ExpressionWrapper(
@@ -120,8 +115,7 @@ def require_target_free(row: Apply, target: Apply) -> None:
 
 def active_holder(row: Apply) -> str:
     holder = (
-        Apply.objects.using(db())
-        .filter(
+        Apply.objects.filter(
             database_name=row.database_name,
             database_type=row.database_type,
             environment=row.environment,
