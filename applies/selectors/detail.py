@@ -5,29 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models.expressions import RawSQL
 
-from applies import states
-from applies.classify import Classification, Verdict, annotate_for_classification, classify
+from applies.classify import Classification, annotate_for_classification, classify
 from applies.db import vendor
 from applies.dbclock import AgeSeconds
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive, Plan, Task
 from applies.operation_clauses import operation_claim_case
 from applies.selectors.engine import ResumeState, resume_state
-from applies.states import ApplyState
-from applies.vocabulary import ControlOperation, RequestStatus
+from applies.services.actions import Action, Possible, Situation, possible_now
 
 TIMELINE_LIMIT = 500
 DRIVE_LIMIT = 20
-
-
-@dataclass(frozen=True)
-class Possible:
-    """Whether an action is offered now, and why (not)."""
-
-    allowed: bool
-    why: str
 
 
 @dataclass(frozen=True)
@@ -42,47 +31,13 @@ class ApplyDetail:
     timeline_truncated: bool
     control_requests: list[ApplyControlRequest]
     drives: list[Drive]
-    reclaim: Possible
-    stop: Possible
-    start: Possible
+    possible: dict[Action, Possible]  # each action of ``ACTIONS``: offered now, and why (not)
 
 
 def get_apply(apply_id: int) -> Apply | None:
     """The apply annotated for ``classify`` and with its ages, or ``None``."""
     queryset = annotate_for_classification(Apply.objects.filter(pk=apply_id))
     return queryset.annotate(lease_age=AgeSeconds("lease_acquired_at")).first()
-
-
-def reclaim_possible(apply: Apply, verdict: Classification) -> Possible:
-    if apply.engine not in settings.TERNADMIN_ENGINES:
-        return Possible(False, f"ternadmin has no driver for engine {apply.engine}.")
-    if verdict.classification is Verdict.CLAIMABLE_NOW:
-        # Claimable, but perhaps only by SchemaBot's operator (the reason says why).
-        return Possible(verdict.claimed_by == "ternadmin", verdict.reason)
-    return Possible(False, verdict.reason)
-
-
-def stop_possible(apply: Apply, requests: list[ApplyControlRequest]) -> Possible:
-    info = states.apply_state(apply.state)
-    if info.terminal:
-        return Possible(False, f"{info.label} is terminal: there is nothing to stop.")
-    return _pending_or(requests, ControlOperation.STOP, "Asks the driver to stop at a safe point.")
-
-
-def start_possible(apply: Apply, requests: list[ApplyControlRequest]) -> Possible:
-    if apply.state not in (ApplyState.STOPPED, ApplyState.WAITING_FOR_DEPLOY):
-        label = states.apply_state(apply.state).label
-        return Possible(
-            False, f"Only stopped or waiting-for-deploy applies start; this is {label}."
-        )
-    return _pending_or(requests, ControlOperation.START, "A start request lets a claim resume it.")
-
-
-def _pending_or(requests: list[ApplyControlRequest], operation: str, why: str) -> Possible:
-    for request in requests:
-        if request.operation == operation and request.status == RequestStatus.PENDING:
-            return Possible(False, f"A {operation} request is already pending.")
-    return Possible(True, why)
 
 
 def apply_detail(apply_id: int) -> ApplyDetail | None:
@@ -121,7 +76,5 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         timeline_truncated=len(timeline) > TIMELINE_LIMIT,
         control_requests=requests,
         drives=list(Drive.objects.filter(apply_id=apply_id).order_by("-started_at")[:DRIVE_LIMIT]),
-        reclaim=reclaim_possible(apply, verdict),
-        stop=stop_possible(apply, requests),
-        start=start_possible(apply, requests),
+        possible=possible_now(Situation(apply, verdict, requests)),
     )

@@ -9,10 +9,11 @@ from django.conf import settings
 from django.db.models import Q
 
 from applies import states
-from applies.classify import duration
 from applies.dbclock import DbNow
+from applies.durations import duration
 from applies.models import Apply, ApplyOperation, Task
-from applies.services.fixes.rows import FixRefused, taken_from_driver
+from applies.services.errors import Refused
+from applies.services.fixes.rows import taken_from_driver
 from applies.states import ApplyState, TaskState
 
 A = ApplyState
@@ -61,7 +62,7 @@ def check_children_agree(row: Apply, new_state: str) -> None:
         derived = derived_state(values)
         if values and derived != new_state:
             others = ", ".join(sorted(values - {new_state, task_state}))
-            raise FixRefused(
+            raise Refused(
                 f"{row} cannot be {new_state}: its {kind} include {others}, and SchemaBot "
                 f"derives an apply's state from its children ({derived or 'not terminal'}). "
                 "Nothing was written."
@@ -97,26 +98,26 @@ _NOT_REAPPLIABLE = (A.STOPPED, A.CANCELLED, A.REVERTED)
 def require_reappliable(row: Apply) -> None:
     """Refuse what SchemaBot's ``ReapplyFailed`` refuses; nothing is written."""
     if row.state != A.FAILED:
-        raise FixRefused(f"Only a failed apply can be reapplied; {row} is {row.state}.")
+        raise Refused(f"Only a failed apply can be reapplied; {row} is {row.state}.")
     if row.completed_at is None:
-        raise FixRefused(
+        raise Refused(
             f"{row} has no failure completion time: SchemaBot does not reapply it; create a "
             "new apply instead. Nothing was written."
         )
     if not row.completed_recently:  # type: ignore[attr-defined]
         window = duration(settings.TERNADMIN_RETRY_FRESHNESS_SECONDS)
-        raise FixRefused(
+        raise Refused(
             f"{row} did not fail within the last {window} (completed_at {row.completed_at}): "
             "SchemaBot reapplies only recent failures. Nothing was written."
         )
     if not row.deployment:
-        raise FixRefused(
+        raise Refused(
             f"{row} has no deployment: SchemaBot reapplies only an apply whose target is "
             "complete; create a new apply instead. Nothing was written."
         )
     ended = ApplyOperation.objects.filter(apply_id=row.pk, state__in=_NOT_REAPPLIABLE).count()
     if ended:
-        raise FixRefused(
+        raise Refused(
             f"{row} has {ended} stopped, cancelled or reverted operation(s): SchemaBot does "
             "not reapply it; create a new apply instead. Nothing was written."
         )
