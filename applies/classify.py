@@ -31,6 +31,7 @@ from django.db.models.expressions import RawSQL
 from applies import db, states
 from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, apply_clause_case, several_operations_sql
 from applies.dbclock import AgeSeconds
+from applies.durations import duration
 from applies.lines import Line, current_line
 from applies.models import Apply, ApplyControlRequest
 from applies.states import ApplyState, Story
@@ -82,19 +83,6 @@ class Classification:
         data["classification"] = self.classification.value
         data["clause"] = self.clause.value if self.clause else None
         return data
-
-
-def duration(seconds: int | None) -> str:
-    """``4m12s``-style, for sentences."""
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    shown = [f"{value}{unit}" for value, unit in parts if value]
-    return "".join(shown[:2]) or "0s"
 
 
 def annotate_for_classification(queryset: QuerySet[Apply]) -> QuerySet[Apply]:
