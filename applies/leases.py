@@ -38,10 +38,6 @@ class Lease:
     token: str
     owner: str
 
-    @property
-    def short_token(self) -> str:
-        return self.token[:8]
-
 
 def new_token() -> str:
     return str(uuid.uuid4())

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from applies import selectors
-from applies.filters import ApplyFilter, state_choices
+from applies import selectors, states
+from applies.filters import ApplyFilter
 from applies.forms import ActionForm, BulkReclaimForm
 from applies.models import Apply
 from applies.roles import OPERATE_PERMISSION, VIEW_PERMISSION
@@ -97,7 +97,7 @@ class ApplyListView(PermissionRequiredMixin, SingleTableMixin, FilterView):
             newer_url=self._link("before", self.page.newer),
             older_url=self._link("after", self.page.older),
             first_url=self._link(None, None) if not self.page.first else None,
-            state_choices=state_choices(),
+            state_choices=states.choices(states.APPLY_STATES),
             **_frame(self.request),
         )
         return context

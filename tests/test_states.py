@@ -61,7 +61,6 @@ def test_every_task_state_has_a_recovery_story(state: TaskState) -> None:
 def test_registries_cover_exactly_the_enums() -> None:
     assert set(states.APPLY_STATES) == {s.value for s in ApplyState}
     assert set(states.TASK_STATES) == {s.value for s in TaskState}
-    assert states.OPERATION_STATES is states.APPLY_STATES
 
 
 def test_claimable_set_is_upstreams_and_holds_the_setup_phases() -> None:

@@ -40,13 +40,10 @@ def labels(values: Iterable[str]) -> list[tuple[str, str]]:
     return [(value, value.replace("_", " ")) for value in values]
 
 
-APPLY_STATE_CHOICES = [(info.value, info.label) for info in states.APPLY_STATES.values()]
-TASK_STATE_CHOICES = [(info.value, info.label) for info in states.TASK_STATES.values()]
-
-
 def state_filter(*, tasks: bool = False) -> type:
     """A filter by state (``idx_state_created_id``, tasks' ``idx_state``)."""
-    return choice_filter("state", "state", TASK_STATE_CHOICES if tasks else APPLY_STATE_CHOICES)
+    registry = states.TASK_STATES if tasks else states.APPLY_STATES
+    return choice_filter("state", "state", states.choices(registry))
 
 
 def environments(limit: int = MAX_ENVIRONMENTS) -> list[str]:

@@ -47,18 +47,6 @@ class StateCounts:
     cap: int
     highest_id: int  # an upper bound of how many applies were ever created
 
-    @property
-    def active(self) -> list[StateRow]:
-        return [row for row in self.rows if not row.state.terminal]
-
-    @property
-    def finished(self) -> list[StateRow]:
-        return [row for row in self.rows if row.state.terminal]
-
-    @property
-    def active_total(self) -> int:
-        return sum(row.total for row in self.active)
-
 
 def _exact_by_engine(found: Sequence[Classification]) -> dict[str, dict[str, int]]:
     """Unfinished applies per state and engine, counted from the live set."""

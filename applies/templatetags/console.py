@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from applies import presentation, redact, states
+from applies import presentation, redact
 from applies.models import Apply
 from applies.services.seen import ReclaimItem, Seen
 
@@ -33,11 +33,6 @@ def seen_query(apply: Apply) -> str:
 def bulk_item(apply: Apply) -> str:
     """``<id>:<state>:<token>``: a check box's value in a bulk reclaim."""
     return ReclaimItem.of(apply).encode()
-
-
-@register.filter
-def state_label(value: str | None) -> str:
-    return states.apply_state(value).label
 
 
 @register.filter
