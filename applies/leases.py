@@ -1,4 +1,5 @@
-"""Leases: proving ownership of an apply or operation row (domain.md §3.5).
+"""Leases: proving ownership of an apply or operation row (docs/schemabot.md, "Leases and
+heartbeats").
 
 A lease is the row's ``lease_token`` as we wrote it when we claimed the row. Every later write
 carries ``WHERE lease_token = <ours>``; zero matched rows means either the row is gone or another

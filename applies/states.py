@@ -1,7 +1,7 @@
 """Every SchemaBot state ternadmin knows, and how an apply in it gets recovered.
 
-This is the one place state strings live (domain.md §2, §6). Each apply/operation state has a
-*recovery story*:
+This is the one place state strings live (docs/schemabot.md, "States" and "What changed after
+b2349ea"). Each apply/operation state has a *recovery story*:
 
 - ``terminal``: done; nothing will claim it again.
 - ``claimable_when_stale``: a driver works it; when the heartbeat goes stale the stale-active

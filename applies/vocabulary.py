@@ -1,4 +1,4 @@
-"""SchemaBot's other fixed strings (domain.md §1): everything that is not a state.
+"""SchemaBot's other fixed strings (docs/schemabot.md, "Tables"): everything that is not a state.
 
 States live in ``applies.states``; these are the words of control requests, logs, operation
 policies and engines, so no other module spells them out.

@@ -5,8 +5,8 @@ import pytest
 from applies import states
 from applies.states import ApplyState, Story, TaskState
 
-# SchemaBot HEAD's claimableApplyStates (domain.md §6): the b2349ea twelve, including the five
-# PlanetScale setup phases (#302), plus the states later found wedged.
+# Current upstream's claimableApplyStates (docs/schemabot.md, "States"): the b2349ea twelve,
+# including the five PlanetScale setup phases (#302), plus the states later found wedged.
 UPSTREAM_CLAIMABLE = {
     "running",
     "running_degraded",

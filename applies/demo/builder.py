@@ -175,7 +175,8 @@ class Builder:
 
     @staticmethod
     def _resume_metadata(a: Prepared) -> str | None:
-        """PlanetScale's persisted resume state at the furthest phase the apply reached (§4.3).
+        """PlanetScale's persisted resume state at the furthest phase the apply reached
+        (docs/schemabot.md, "PlanetScale resume state").
 
         Shaped as Go's json.Marshal writes psMetadata: ``deploy_request_id`` is always there (0
         until a deploy request exists); the URL, ``deployed_at``, ``is_instant`` and

@@ -1,4 +1,5 @@
-"""An apply's operations and tasks follow a fix of the apply (domain.md §2.4)."""
+"""An apply's operations and tasks follow a fix of the apply (docs/schemabot.md, "Deriving an
+apply's state")."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from applies.states import ApplyState, TaskState
 
 A = ApplyState
 
-# SchemaBot keeps completed_at NULL for these (domain.md §1.1): stopped can be started again,
-# failed_retryable will be retried.
+# SchemaBot keeps completed_at NULL for these (docs/schemabot.md, "Tables"): stopped can be
+# started again, failed_retryable will be retried.
 COMPLETED_AT_STAYS_NULL = (A.STOPPED, A.FAILED_RETRYABLE)
 
 # The task state that matches a terminal apply state, for the apply's unfinished tasks.
@@ -31,13 +32,13 @@ TASK_STATE_FOR_TERMINAL: dict[str, str] = {
     A.STOPPED: TaskState.STOPPED,
 }
 
-# SchemaBot's DeriveApplyState (domain.md §2.4), rules 1-5: the first of these any child is in
-# decides the apply's state; rule 6: all completed is completed.
+# SchemaBot's DeriveApplyState (docs/schemabot.md, "Deriving an apply's state"), rules 1-5: the
+# first of these any child is in decides the apply's state; rule 6: all completed is completed.
 _DERIVE_ANY = (A.FAILED, A.FAILED_RETRYABLE, A.CANCELLED, A.STOPPED, A.REVERTED)
 
 
 def derived_state(values: Collection[str]) -> str | None:
-    """The terminal state SchemaBot derives from these terminal child states (§2.4 rules 1-6).
+    """The terminal state SchemaBot derives from these terminal child states (rules 1-6).
 
     ``None`` when the rules would not give a terminal state.
     """
