@@ -43,8 +43,7 @@ def target_lock_name(database: str, database_type: str, environment: str) -> str
 @contextmanager
 def target_lock(database: str, database_type: str, environment: str) -> Iterator[None]:
     """Hold SchemaBot's named lock for the target; the block's transaction commits inside it."""
-    connection = db.connection()
-    if connection.vendor != "mysql":
+    if db.vendor() != "mysql":
         yield
         return
     name = target_lock_name(database, database_type, environment)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
+from applies import selectors
 from applies.lines import Line
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive
 from applies.redact import short_token
@@ -80,6 +81,48 @@ def test_reclaim_claims_audits_and_starts_a_drive() -> None:
         row.lease_token,
     )
     assert result.drive_id == drive.pk
+
+
+def test_a_command_line_claim_needs_no_seen_value_and_writes_the_same_audit_row() -> None:
+    apply = leased(A.CREATING_DEPLOY_REQUEST)
+    claim = actions.claim_for_operator(
+        apply.pk, actor="root", reason="manage.py recover", seen=None, owner="host-b/7/recover"
+    )
+    row = reload(apply)
+    assert claim.apply.pk == apply.pk and claim.previous_state == A.CREATING_DEPLOY_REQUEST
+    assert (row.lease_owner, row.lease_token) == ("host-b/7/recover", claim.lease.token)
+    log = ApplyLog.objects.using("schemabot").get(apply_id=apply.pk)
+    assert log.source == LogSource.TERNADMIN and log.event_type == LogEvent.INFO
+    assert log.message == (
+        "Reclaimed by operator from creating_deploy_request (by root: manage.py recover)"
+    )
+    assert log.metadata["owner"] == "host-b/7/recover"
+    assert not Drive.objects.filter(apply_id=apply.pk).exists()  # the caller drives it
+
+
+def test_a_command_line_claim_is_refused_like_the_consoles() -> None:
+    apply = leased(A.RUNNING, age=FRESH)
+    before = snapshot(apply)
+    with pytest.raises(Refused) as caught:
+        actions.claim_for_operator(apply.pk, actor="root", reason="why", seen=None)
+    assert caught.value.code is Refusal.NOT_CLAIMABLE and snapshot(apply) == before
+
+
+def test_the_action_table_offers_what_its_services_accept() -> None:
+    assert set(actions.ACTIONS) == set(actions.Action)
+    stopped = make_apply(A.STOPPED, age=FRESH)
+    detail = selectors.apply_detail(stopped.pk)
+    assert detail is not None
+    possible = detail.possible
+    assert not possible[actions.Action.STOP].allowed
+    assert possible[actions.Action.STOP].why == "Stopped is terminal: there is nothing to stop."
+    assert possible[actions.Action.START].allowed
+    with pytest.raises(Refused, match="Stopped is terminal: there is nothing to stop"):
+        actions.request_stop(stopped.pk, actor=WHO, reason=WHY, **seen(stopped))
+    assert actions.request_start(stopped.pk, actor=WHO, reason=WHY, **seen(stopped)).ok
+    after = selectors.apply_detail(stopped.pk)
+    assert after is not None and not after.possible[actions.Action.START].allowed
+    assert after.possible[actions.Action.START].why == "A start request is already pending."
 
 
 def test_reclaim_of_a_queued_apply_starts_it() -> None:
