@@ -49,6 +49,7 @@ HISTORY_STATES = (  # (``ApplyState`` name, share in percent) of the terminal hi
     ("CANCELLED", 5),
     ("REVERTED", 3),
 )
+FAILED_MESSAGE = "CONCAT('deploy request ', seq, ' failed: lint errors')"
 HISTORY_SPAN = 2 * 365 * 86_400  # seconds between the oldest and the newest apply
 SEED_CHUNK = 100_000
 UPSTREAM_BUDGET = 20.0  # seconds of upstream claims per size (each is seconds at a million)
@@ -106,8 +107,7 @@ def _apply_rows_sql(
         f"IF({vitess}, 'vitess', 'mysql')", "'acme/schemas'", "1 + seq % 5000",
         "IF(seq % 2, 'staging', 'production')", "''", "'schemabot'", "0", "''",
         f"IF({vitess}, 'planetscale', 'spirit')", "state",
-        f"IF(state = '{ApplyState.FAILED}', CONCAT('deploy request ', seq, ' failed: lint"
-        " errors'), NULL)",
+        f"IF(state = '{ApplyState.FAILED}', {FAILED_MESSAGE}, NULL)",
         "CONCAT('{\"branch\": \"schemabot-', seq, '\", \"auto_cutover\": true}')", "0",
         "IF(role = 2, 'schemabot-live/1/driver-0', CONCAT('schemabot-', seq % 3, '/1/driver-0'))",
         "UUID()", "created + INTERVAL 10 SECOND", "created + INTERVAL 5 SECOND",
