@@ -31,11 +31,12 @@ def check_schemabot_schema(app_configs: Any = None, **kwargs: Any) -> list[check
     Tagged ``database`` so it runs for migrate and ``check --database schemabot`` but not for
     collectstatic on a build host; the servers verify at start in ``ternadmin.wsgi``.
     """
+    from applies import db
     from applies.schema import missing_indexes, schema_problems
 
     if settings.SCHEMABOT_MODE != ATTACH:
         return []
-    alias = settings.SCHEMABOT_DATABASE
+    alias = db.alias()
     try:
         problems = schema_problems(alias)
         lacking = [] if problems else missing_indexes(alias)
@@ -63,11 +64,12 @@ def check_schemabot_schema(app_configs: Any = None, **kwargs: Any) -> list[check
 def create_standalone_tables_after_migrate(using: str, verbosity: int = 1, **kwargs: Any) -> None:
     """Standalone mode: ``migrate`` on the SchemaBot database (or the file both share) creates
     SchemaBot's tables; in attach mode this never runs DDL."""
+    from applies import db
     from applies.schema import create_standalone_tables
 
     if settings.SCHEMABOT_MODE != STANDALONE:
         return
-    alias = settings.SCHEMABOT_DATABASE
+    alias = db.alias()
     shares = same_database(connections[using].settings_dict, connections[alias].settings_dict)
     if using != alias and not shares:
         return

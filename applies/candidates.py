@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from applies.clauses import Windows, pending_start_exists, quoted
+from applies.clauses import pending_start_exists
+from applies.db import quoted
 from applies.dbclock import seconds_ago_sql
 from applies.lines import Line, current_line
 from applies.states import ApplyState
-from applies.vocabulary import ControlOperation
+from applies.vocabulary import ControlOperation, RequestStatus
+from applies.windows import Windows
 
 PAGE_SIZE = 16
 
@@ -61,6 +63,7 @@ def _union(branches: list[str], params: list[Any], limit: int) -> CandidateQuery
 
 
 # Requests that claim a row: start (stopped, deferred deploy) and, on the current line, cancel.
+_PENDING = RequestStatus.PENDING.value
 _CLAIMING_REQUESTS = quoted((ControlOperation.START, ControlOperation.CANCEL))
 
 
@@ -101,7 +104,7 @@ def apply_candidates(
     branches.append(
         "SELECT applies.id, applies.created_at FROM apply_control_requests cr"
         " JOIN applies ON applies.id = cr.apply_id"
-        f" WHERE cr.status = 'pending' AND cr.operation IN ({_CLAIMING_REQUESTS})"
+        f" WHERE cr.status = '{_PENDING}' AND cr.operation IN ({_CLAIMING_REQUESTS})"
         f" AND applies.state IN ('{A.STOPPED}', '{A.WAITING_FOR_DEPLOY}'){tail}{order}"
     )
     params = after_params * len(branches)
@@ -118,7 +121,7 @@ def stop_reconciliation_candidates(
     sql = (
         "SELECT applies.id, applies.created_at FROM apply_control_requests cr"
         " JOIN applies ON applies.id = cr.apply_id"
-        f" WHERE cr.status = 'pending' AND cr.operation = '{ControlOperation.STOP}'"
+        f" WHERE cr.status = '{_PENDING}' AND cr.operation = '{ControlOperation.STOP}'"
         f" AND applies.state IN ({states}){after_sql}"
         f" ORDER BY applies.created_at, applies.id LIMIT {int(limit)}"
     )
@@ -175,7 +178,7 @@ def operation_candidates(
     branches.append(
         f"SELECT {table}.id, {table}.created_at FROM apply_control_requests cr"
         f" JOIN {table} ON {table}.apply_id = cr.apply_id"
-        f" WHERE cr.status = 'pending' AND cr.operation IN ({_CLAIMING_REQUESTS})"
+        f" WHERE cr.status = '{_PENDING}' AND cr.operation IN ({_CLAIMING_REQUESTS})"
         f" AND {table}.state IN ({wanted}){after_sql}{order}"
     )
     params = after_params * len(branches)

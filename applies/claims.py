@@ -36,13 +36,13 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from django.db import NotSupportedError, transaction
+from django.db import NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression, RawSQL
 
 from applies import db
 from applies.candidates import PAGE_SIZE, Candidate, CandidateQuery, apply_candidates
-from applies.clauses import Clause, Windows, apply_clause_case, several_operations_sql
+from applies.clauses import Clause, apply_clause_case, several_operations_sql
 from applies.dbclock import DbNow, now_sql
 from applies.leases import Lease, new_token
 from applies.lines import Line, current_line
@@ -50,6 +50,7 @@ from applies.models import Apply
 from applies.states import ApplyState
 from applies.target_lock import TargetLockTimeout, other_active_apply_exists, target_lock
 from applies.vocabulary import ControlOperation, RequestStatus
+from applies.windows import Windows
 
 A = ApplyState
 # Claims of these states start work: the row moves to running (stopped: the line's state).
@@ -163,7 +164,7 @@ def claim_apply(
     require_owner(owner)
     windows, line = windows or Windows.from_settings(), current_line()
     lock = apply_lock(windows, line, len(engines or ()))
-    with transaction.atomic(using=db.alias()):
+    with db.atomic():
         locked = lock_apply(lock, apply_id, engines)
         if locked is None:
             return None
@@ -326,7 +327,7 @@ def _claim_stopped(
 ) -> ApplyClaim | None:
     with (
         target_lock(apply.database_name, apply.database_type, apply.environment),
-        transaction.atomic(using=db.alias()),
+        db.atomic(),
     ):
         locked = lock_apply(lock, apply.pk, engines)
         if locked is None or locked[1] is not Clause.STOPPED_START:

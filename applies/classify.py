@@ -25,23 +25,18 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
 from django.db.models import BooleanField, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
-from applies import states
-from applies.clauses import (
-    CLAUSE_DESCRIPTIONS,
-    Clause,
-    Windows,
-    apply_clause_case,
-    several_operations_sql,
-)
+from applies import db, states
+from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, apply_clause_case, several_operations_sql
 from applies.dbclock import AgeSeconds
+from applies.durations import duration
 from applies.lines import Line, current_line
 from applies.models import Apply, ApplyControlRequest
 from applies.states import ApplyState, Story
 from applies.vocabulary import ControlOperation, RequestStatus
+from applies.windows import Windows
 
 # Clauses a control request opens: claimable since the request, not since the heartbeat.
 _REQUEST_CLAUSES = frozenset(
@@ -90,22 +85,9 @@ class Classification:
         return data
 
 
-def duration(seconds: int | None) -> str:
-    """``4m12s``-style, for sentences."""
-    if seconds is None:
-        return "unknown"
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    shown = [f"{value}{unit}" for value, unit in parts if value]
-    return "".join(shown[:2]) or "0s"
-
-
 def annotate_for_classification(queryset: QuerySet[Apply]) -> QuerySet[Apply]:
     """Add what ``classify`` needs, computed by the database in the same query."""
-    vendor = connections[settings.SCHEMABOT_DATABASE].vendor
+    vendor = db.vendor()
     pending_requests = ApplyControlRequest.objects.filter(
         apply_id=OuterRef("pk"), status=RequestStatus.PENDING
     ).order_by("-updated_at")
@@ -141,9 +123,7 @@ def unclaimed_alarm_after() -> int:
 def classify(apply: Apply, windows: Windows | None = None) -> Classification:
     """Classify one apply. Cheap when ``apply`` came from ``annotate_for_classification``."""
     if not hasattr(apply, "claim_clause"):
-        apply = annotate_for_classification(Apply.objects.using(settings.SCHEMABOT_DATABASE)).get(
-            pk=apply.pk
-        )
+        apply = annotate_for_classification(Apply.objects.all()).get(pk=apply.pk)
     windows = windows or Windows.from_settings()
     raw_clause: str | None = apply.claim_clause  # type: ignore[attr-defined]
     age = int(apply.heartbeat_age or 0)  # type: ignore[attr-defined]
@@ -176,16 +156,17 @@ def live_states() -> list[str]:
     probe per distinct state, however many terminal rows there are, and whatever the table's
     statistics say (``SELECT DISTINCT`` is planned from them and may walk the whole index).
     """
-    connection = connections[settings.SCHEMABOT_DATABASE]
     present: list[str] = []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT MIN(state) FROM applies")
-        state = cursor.fetchone()[0]
-        while state is not None:
-            present.append(state)
-            cursor.execute("SELECT MIN(state) FROM applies WHERE state > %s", [state])
-            state = cursor.fetchone()[0]
+    state = _next_state("SELECT MIN(state) FROM applies", [])
+    while state is not None:
+        present.append(state)
+        state = _next_state("SELECT MIN(state) FROM applies WHERE state > %s", [state])
     return [state for state in present if state not in states.TERMINAL_APPLY_STATES]
+
+
+def _next_state(sql: str, params: list[str]) -> str | None:
+    row = db.fetchone(sql, params)
+    return None if row is None else row[0]
 
 
 def live(queryset: QuerySet[Apply] | None = None) -> list[Classification]:
@@ -195,9 +176,9 @@ def live(queryset: QuerySet[Apply] | None = None) -> list[Classification]:
     Two index-friendly reads (by state; stopped ones through the few pending requests), never
     a walk over terminal history.
     """
-    base = queryset if queryset is not None else Apply.objects.using(settings.SCHEMABOT_DATABASE)
+    base = queryset if queryset is not None else Apply.objects.all()
     active = base.filter(state__in=live_states())
-    starting = ApplyControlRequest.objects.using(settings.SCHEMABOT_DATABASE).filter(
+    starting = ApplyControlRequest.objects.filter(
         operation__in=(ControlOperation.START, ControlOperation.CANCEL),
         status=RequestStatus.PENDING,
     )

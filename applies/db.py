@@ -1,16 +1,20 @@
-"""Raw SQL on SchemaBot's database: its connection, its vendor, and one way to run a statement.
+"""Raw SQL on SchemaBot's database: its connection, its vendor, one way to run a statement, and
+the quoting of our own constants.
 
-Claims, leases and fixes write SchemaBot's rows with hand-written, conditional SQL (the row
-count says whether a compare-and-set won); they all go through here.
+Claims, leases, fixes and the console's bulk reads write and read SchemaBot's rows with
+hand-written SQL (the row count says whether a compare-and-set won); they all go through here.
+ORM queries on SchemaBot's models need nothing from this module: ``ternadmin.routers`` sends
+them to SchemaBot's database already. Transactions are the one thing the router cannot pick,
+hence ``atomic``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 
@@ -26,6 +30,11 @@ def connection() -> BaseDatabaseWrapper:
 def vendor() -> str:
     """``mysql`` (MySQL and MariaDB) or ``sqlite``."""
     return str(connection().vendor)
+
+
+def atomic() -> transaction.Atomic:
+    """A transaction on SchemaBot's database (a savepoint when one is open already)."""
+    return transaction.atomic(using=alias())
 
 
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
@@ -46,3 +55,14 @@ def fetchall(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with connection().cursor() as cursor:
         cursor.execute(sql, list(params))
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def quoted(values: Iterable[str]) -> str:
+    """A SQL list of our own constants (states, request words, engine names), inlined so that
+    a statement's text stays fixed and the server can reuse its plan. Never user input: a value
+    that is not a plain word is refused."""
+    values = list(values)
+    for value in values:
+        if not value.replace("_", "").isalnum():
+            raise ValueError(f"not a state-like constant: {value!r}")
+    return ", ".join(f"'{value}'" for value in values)

@@ -19,17 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
-from applies.clauses import Windows
+from applies import db
 from applies.dbclock import DbNow, SecondsAgo
 from applies.lines import current_line
 from applies.models import Apply, ApplyLog, ApplyOperation, Task
 from applies.states import TERMINAL_TASK_STATES, ApplyState, TaskState
 from applies.vocabulary import LogEvent, LogLevel, LogSource
+from applies.windows import Windows
 
 
 class ExpiryReason(StrEnum):
@@ -47,21 +46,20 @@ class Expired:
 def expire_retryable(*, dry_run: bool = False, windows: Windows | None = None) -> list[Expired]:
     """Fail every out-of-budget or out-of-window retryable apply; the list of what expired."""
     windows = windows or Windows.from_settings()
-    db = settings.SCHEMABOT_DATABASE
-    due = Apply.objects.using(db).filter(
+    due = Apply.objects.filter(
         Q(attempt__gte=windows.retry_budget)
         | Q(updated_at__lt=SecondsAgo(windows.retry_freshness)),
         state=ApplyState.FAILED_RETRYABLE,
     )
     if dry_run:
         return [_expired(apply, windows) for apply in due.only("id", "apply_identifier", "attempt")]
-    with transaction.atomic(using=db):
+    with db.atomic():
         rows = list(due.select_for_update().only("id", "apply_identifier", "attempt"))
         if not rows:
             return []
         expired = [_expired(apply, windows) for apply in rows]
         _terminalize([e.apply_id for e in expired])
-        ApplyLog.objects.using(db).bulk_create(_log_row(e) for e in expired)
+        ApplyLog.objects.bulk_create(_log_row(e) for e in expired)
     return expired
 
 
@@ -75,10 +73,9 @@ def _expired(apply: Apply, windows: Windows) -> Expired:
 
 
 def _terminalize(apply_ids: list[int]) -> None:
-    db = settings.SCHEMABOT_DATABASE
     line = current_line()
     finished = Coalesce("completed_at", DbNow())
-    tasks = Task.objects.using(db).filter(apply_id__in=apply_ids)
+    tasks = Task.objects.filter(apply_id__in=apply_ids)
     if line.expiry_cancels_pending_tasks:
         tasks.filter(state=TaskState.PENDING).update(
             state=TaskState.CANCELLED, completed_at=finished, updated_at=DbNow()
@@ -87,10 +84,10 @@ def _terminalize(apply_ids: list[int]) -> None:
         state=TaskState.FAILED, completed_at=finished, updated_at=DbNow()
     )
     if line.expiry_fails_operations:
-        ApplyOperation.objects.using(db).filter(
+        ApplyOperation.objects.filter(
             apply_id__in=apply_ids, state=ApplyState.FAILED_RETRYABLE
         ).update(state=ApplyState.FAILED, completed_at=finished, updated_at=DbNow())
-    Apply.objects.using(db).filter(pk__in=apply_ids, state=ApplyState.FAILED_RETRYABLE).update(
+    Apply.objects.filter(pk__in=apply_ids, state=ApplyState.FAILED_RETRYABLE).update(
         state=ApplyState.FAILED,
         completed_at=finished if line.expiry_fails_operations else DbNow(),
         updated_at=DbNow(),

@@ -15,7 +15,6 @@ from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
 
-from applies import states
 from applies.classify import Classification
 from applies.inputs import parse_id
 from applies.models import Apply
@@ -127,8 +126,3 @@ class ApplyFilter(django_filters.FilterSet):
             if c.heartbeat_age_seconds >= low and (high is None or c.heartbeat_age_seconds < high)
         ]
         return queryset.filter(pk__in=ids)
-
-
-def state_choices() -> list[tuple[str, str]]:
-    """Every state the registry knows, for the state filter's suggestions."""
-    return [(info.value, info.label) for info in states.APPLY_STATES.values()]

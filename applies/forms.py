@@ -6,8 +6,8 @@ from typing import Any
 
 from django import forms
 
-from applies.inputs import MAX_REASON, MAX_SEEN, parse_id, text_problem, validate_text
-from applies.services.actions import ReclaimItem
+from applies.inputs import MAX_REASON, MAX_SEEN, validate_text
+from applies.services.seen import ReclaimItem, Seen
 
 OTHER = "other"
 REASONS: tuple[tuple[str, str], ...] = (
@@ -57,25 +57,9 @@ class ActionForm(ReasonForm):
         max_length=MAX_SEEN, required=False, validators=[validate_text], widget=forms.HiddenInput
     )
 
-
-def parse_item(value: str) -> ReclaimItem | None:
-    """``<id>:<state>:<short token>`` as the dashboard's check boxes send it; ``None`` for
-    anything else (an id out of range, an overlong or unstorable state or token)."""
-    head, _, token = value.rpartition(":")
-    pk, _, state = head.partition(":")
-    apply_id = parse_id(pk) if head else None
-    if apply_id is None or not seen_value_ok(state) or not seen_value_ok(token):
-        return None
-    return ReclaimItem(apply_id, state, token)
-
-
-def seen_value_ok(value: str) -> bool:
-    """A state or short token as sent back: short, and plain text."""
-    return len(value) <= MAX_SEEN and text_problem(value) is None
-
-
-def item_value(apply_id: int, state: str, token: str) -> str:
-    return f"{apply_id}:{state}:{token}"
+    @property
+    def seen(self) -> Seen:
+        return Seen(self.cleaned_data["seen_state"], self.cleaned_data["seen_token"])
 
 
 class BulkReclaimForm(ReasonForm):
@@ -89,7 +73,7 @@ class BulkReclaimForm(ReasonForm):
         field.choices = [(value, value) for value in posted]
 
     def clean_item(self) -> list[ReclaimItem]:
-        items = [parse_item(value) for value in self.cleaned_data["item"]]
+        items = [ReclaimItem.decode(value) for value in self.cleaned_data["item"]]
         if any(item is None for item in items):
             raise forms.ValidationError("An apply in the selection could not be read.")
         return [item for item in items if item is not None]

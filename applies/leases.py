@@ -1,4 +1,5 @@
-"""Leases: proving ownership of an apply or operation row (domain.md §3.5).
+"""Leases: proving ownership of an apply or operation row (docs/schemabot.md, "Leases and
+heartbeats").
 
 A lease is the row's ``lease_token`` as we wrote it when we claimed the row. Every later write
 carries ``WHERE lease_token = <ours>``; zero matched rows means either the row is gone or another
@@ -13,9 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from django.conf import settings
-from django.db import connections
-
+from applies import db
 from applies.dbclock import now_sql
 
 LeasedTable = Literal["applies", "apply_operations"]
@@ -40,33 +39,17 @@ class Lease:
     token: str
     owner: str
 
-    @property
-    def short_token(self) -> str:
-        return self.token[:8]
-
 
 def new_token() -> str:
     return str(uuid.uuid4())
-
-
-def _execute(sql: str, params: list[Any]) -> int:
-    connection = connections[settings.SCHEMABOT_DATABASE]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
 
 
 def holds(lease: Lease) -> bool:
     """Whether the row still carries our token (``CheckLease``)."""
     if lease.row_id <= 0 or not lease.token:
         return False
-    connection = connections[settings.SCHEMABOT_DATABASE]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {lease.table} WHERE id = %s AND lease_token = %s",
-            [lease.row_id, lease.token],
-        )
-        return cursor.fetchone() is not None
+    sql = f"SELECT 1 FROM {lease.table} WHERE id = %s AND lease_token = %s"
+    return db.fetchone(sql, [lease.row_id, lease.token]) is not None
 
 
 def check_lease(lease: Lease) -> None:
@@ -81,13 +64,13 @@ def guarded_update(lease: Lease, assignments: dict[str, Any], *, heartbeat: bool
     ``heartbeat`` sets ``updated_at = NOW()`` with the write (what a driver's writes do);
     ``False`` pins it, so the write cannot make a row look alive.
     """
-    vendor = connections[settings.SCHEMABOT_DATABASE].vendor
     columns = [f"{column} = %s" for column in assignments]
-    columns.append(f"updated_at = {now_sql(vendor)}" if heartbeat else "updated_at = updated_at")
+    now = now_sql(db.vendor())
+    columns.append(f"updated_at = {now}" if heartbeat else "updated_at = updated_at")
     sql = f"UPDATE {lease.table} SET {', '.join(columns)} WHERE id = %s AND lease_token = %s"
     # MySQL counts matched rows (Django's backend sets CLIENT.FOUND_ROWS), so an UPDATE that
     # changes nothing within the same second still says 1.
-    if _execute(sql, [*assignments.values(), lease.row_id, lease.token]) == 0:
+    if db.execute(sql, [*assignments.values(), lease.row_id, lease.token]) == 0:
         check_lease(lease)  # raises when the token is gone
 
 

@@ -120,7 +120,8 @@ class Line:
         )
 
 
-# States HEAD added after b2349ea (domain notes on pkg/state): #400, #424, #487, #588, #629.
+# States current upstream added after b2349ea (pkg/state/apply.go; docs/schemabot.md, "What
+# changed after b2349ea"): #400, #424, #487, #588, #629.
 _HEAD_APPLY_STATES = frozenset(
     {A.RUNNING_DEGRADED, A.RESUMING, A.PAUSED, A.SKIPPING_REVERT, A.REVERTING}
 )

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from applies.classify import duration
+from applies.durations import duration
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -1,4 +1,4 @@
-"""SchemaBot's storage tables (schema at SchemaBot b2349ea, domain.md §1).
+"""SchemaBot's storage tables (schema at SchemaBot b2349ea; docs/schemabot.md, "Tables").
 
 Column names, types, nullability and defaults follow SchemaBot's DDL. The models are unmanaged:
 Django's migrations never touch these tables. In standalone mode ``applies.schema`` creates them
@@ -25,6 +25,12 @@ from applies.fields import (
     UnsignedAutoField,
     UnsignedIntegerField,
 )
+from applies.states import ApplyState
+from applies.vocabulary import CutoverPolicy, OnFailure
+
+# SchemaBot's column defaults, spelled by the registry and the vocabulary.
+_PENDING = ApplyState.PENDING.value
+_ROLLING, _HALT = CutoverPolicy.ROLLING.value, OnFailure.HALT.value
 
 
 class TableIndex(NamedTuple):
@@ -161,7 +167,7 @@ class Apply(SchemaBotTable):
         TableIndex("idx_lock_id", ("lock_id",)),
         TableIndex("idx_plan_id", ("plan_id",)),
         TableIndex("idx_database_env", ("database_name", "database_type", "environment")),
-        # One-active-apply-per-target check (domain.md §3.4), which SchemaBot forces.
+        # One-active-apply-per-target check (docs/schemabot.md, "The target lock").
         TableIndex(
             "idx_database_env_deployment",
             ("database_name", "database_type", "environment", "deployment"),
@@ -200,10 +206,10 @@ class ApplyOperation(SchemaBotTable):
     target = models.CharField(max_length=255, default="", db_default="", blank=True)
     engine_resume_context = models.CharField(max_length=255, null=True, blank=True)
     engine_resume_metadata = models.JSONField(null=True, blank=True)
-    state = models.CharField(max_length=100, default="pending", db_default="pending")
+    state = models.CharField(max_length=100, default=_PENDING, db_default=_PENDING)
     error_message = TextColumn(null=True, blank=True)
-    cutover_policy = models.CharField(max_length=16, default="rolling", db_default="rolling")
-    on_failure = models.CharField(max_length=16, default="halt", db_default="halt")
+    cutover_policy = models.CharField(max_length=16, default=_ROLLING, db_default=_ROLLING)
+    on_failure = models.CharField(max_length=16, default=_HALT, db_default=_HALT)
     lease_owner = models.CharField(max_length=255, default="", db_default="", blank=True)
     lease_token = models.CharField(max_length=64, default="", db_default="", blank=True)
     lease_acquired_at = SecondsDateTimeField(null=True, blank=True)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -36,19 +35,15 @@ from applies.claims import (
     require_owner,
     single_operation_sql,
 )
-from applies.clauses import (
-    Clause,
-    Windows,
-    cutover_clause_case,
-    operation_clause_case,
-    request_exists,
-)
+from applies.clauses import Clause, request_exists
 from applies.dbclock import DbNow, now_sql, seconds_ago_sql
 from applies.leases import Lease, new_token
 from applies.lines import Line, current_line
 from applies.models import Apply, ApplyOperation
+from applies.operation_clauses import cutover_clause_case, operation_clause_case
 from applies.states import ApplyState
 from applies.vocabulary import ControlOperation
+from applies.windows import Windows
 
 A = ApplyState
 
@@ -116,10 +111,9 @@ def claim_operation(
     require_owner(owner)
     windows, line = windows or Windows.from_settings(), current_line()
     case = cutover_clause_case if cutover else operation_clause_case
-    with transaction.atomic(using=db.alias()):
+    with db.atomic():
         queryset = (
-            ApplyOperation.objects.using(db.alias())
-            .annotate(
+            ApplyOperation.objects.annotate(
                 claim_clause=RawSQL(case(db.vendor(), windows, line), []),
                 db_now=DbNow(),
             )
@@ -139,9 +133,7 @@ def _only_driven(
 ) -> QuerySet[ApplyOperation]:
     """Rows of applies ternadmin can drive: these engines, one operation (a subquery, so the
     row lock stays on the operation row alone)."""
-    parent = Apply.objects.using(db.alias()).filter(
-        pk=OuterRef("apply_id"), engine__in=list(engines)
-    )
+    parent = Apply.objects.filter(pk=OuterRef("apply_id"), engine__in=list(engines))
     one = RawSQL(single_operation_sql("apply_operations.apply_id"), [], BooleanField())
     return queryset.filter(Exists(parent)).filter(one)
 
@@ -253,10 +245,7 @@ def settle_unclaimable_parent(claim: OperationClaim, line: Line) -> None:
     current line releases the operation's lease at once, b2349ea leaves it until it is stale
     (upstream operator.go ``reconcileUnclaimableParent``)."""
     parent = (
-        Apply.objects.using(db.alias())
-        .filter(pk=claim.operation.apply_id)
-        .values("state", "error_message")
-        .first()
+        Apply.objects.filter(pk=claim.operation.apply_id).values("state", "error_message").first()
     )
     if parent is None:
         return  # an orphan row: left for its lease to go stale, as upstream

@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from applies import db
 from applies.lines import SETTING, Column, Line, LineName, current_line
 from applies.models import SCHEMABOT_MODELS, SchemaBotTable, TableIndex
 from ternadmin.config import ATTACH, STANDALONE
@@ -132,7 +133,7 @@ def verify_attached_schema_or_raise() -> None:
     if settings.SCHEMABOT_MODE != ATTACH:
         return
     try:
-        problems = schema_problems(settings.SCHEMABOT_DATABASE)
+        problems = schema_problems(db.alias())
     except DatabaseError as exc:
         raise ImproperlyConfigured(f"Cannot read SchemaBot's database: {exc}") from exc
     if problems:

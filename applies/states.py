@@ -1,7 +1,7 @@
 """Every SchemaBot state ternadmin knows, and how an apply in it gets recovered.
 
-This is the one place state strings live (domain.md §2, §6). Each apply/operation state has a
-*recovery story*:
+This is the one place state strings live (docs/schemabot.md, "States" and "What changed after
+b2349ea"). Each apply/operation state has a *recovery story*:
 
 - ``terminal``: done; nothing will claim it again.
 - ``claimable_when_stale``: a driver works it; when the heartbeat goes stale the stale-active
@@ -235,9 +235,8 @@ _TASK_STATE_LIST: tuple[StateInfo, ...] = (
     StateInfo(_T.CANCELLED, "Cancelled", Badge.HALTED, Story.TERMINAL, "Done.", terminal=True),
 )
 
+# Operation rows use the same strings: SchemaBot's ApplyOperation state machine is the apply one.
 APPLY_STATES: Mapping[str, StateInfo] = {info.value: info for info in _APPLY_STATE_LIST}
-# SchemaBot's ApplyOperation state machine *is* the apply one (same strings).
-OPERATION_STATES: Mapping[str, StateInfo] = APPLY_STATES
 TASK_STATES: Mapping[str, StateInfo] = {info.value: info for info in _TASK_STATE_LIST}
 
 TERMINAL_APPLY_STATES: tuple[str, ...] = tuple(s.value for s in _APPLY_STATE_LIST if s.terminal)
@@ -246,9 +245,6 @@ CLAIMABLE_APPLY_STATES: tuple[str, ...] = tuple(
     s.value for s in _APPLY_STATE_LIST if s.claimable_when_stale
 )
 SETUP_PHASE_STATES: tuple[str, ...] = tuple(s.value for s in _APPLY_STATE_LIST if s.setup_phase)
-IDLE_BY_DESIGN_STATES: tuple[str, ...] = tuple(
-    s.value for s in _APPLY_STATE_LIST if s.idles_by_design
-)
 ACTIVE_APPLY_STATES: tuple[str, ...] = tuple(s.value for s in _APPLY_STATE_LIST if not s.terminal)
 TERMINAL_TASK_STATES: tuple[str, ...] = tuple(s.value for s in _TASK_STATE_LIST if s.terminal)
 
@@ -262,6 +258,11 @@ def _unknown(value: str) -> StateInfo:
         "Not a state ternadmin knows: no claim path covers it, so it is wedged.",
         known=False,
     )
+
+
+def choices(registry: Mapping[str, StateInfo]) -> list[tuple[str, str]]:
+    """``(value, label)`` of every state of a registry, in its order: for pickers and filters."""
+    return [(info.value, info.label) for info in registry.values()]
 
 
 def apply_state(value: str | None) -> StateInfo:

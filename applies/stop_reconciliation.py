@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db import transaction
-
 from applies import db
 from applies.candidates import Candidate, CandidateQuery, stop_reconciliation_candidates
 from applies.claims import (
@@ -28,8 +26,9 @@ from applies.claims import (
     require_owner,
     write_apply_claim,
 )
-from applies.clauses import Clause, Windows, stop_reconciliation_case
+from applies.clauses import Clause, stop_reconciliation_case
 from applies.lines import current_line
+from applies.windows import Windows
 
 
 def find_next_stop_reconciliation(
@@ -63,7 +62,7 @@ def claim_for_stop_reconciliation(
     if not line.stop_reconciliation:
         return None
     lock = apply_lock(windows, line, len(engines or ()), case=stop_reconciliation_case)
-    with transaction.atomic(using=db.alias()):
+    with db.atomic():
         locked = lock_apply(lock, apply_id, engines)
         if locked is None:
             return None

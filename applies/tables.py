@@ -7,42 +7,12 @@ from typing import Any
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from applies import states
-from applies.classify import Classification, Verdict, duration
+from applies.classify import Classification
 from applies.models import Apply
-from applies.states import Badge
-
-# How a classification reads in a list, and its badge colour.
-VERDICT_LABELS: dict[Verdict, tuple[str, Badge]] = {
-    Verdict.CLAIMABLE_NOW: ("Claimable now", Badge.RETRYING),
-    Verdict.HEALTHY: ("Healthy", Badge.DONE),
-    Verdict.NEEDS_HUMAN: ("Needs a human", Badge.HALTED),
-    Verdict.WEDGED: ("Wedged", Badge.FAILED),
-    Verdict.TERMINAL: ("Finished", Badge.HALTED),
-}
-
-
-def state_badge(value: str) -> str:
-    info = states.apply_state(value)
-    return format_html(
-        '<span class="badge badge--{}" title="{}">{}</span>',
-        info.badge.value,
-        info.value,
-        info.label,
-    )
-
-
-def verdict_badge(classification: Classification | None) -> str:
-    if classification is None:
-        return ""
-    label, badge = VERDICT_LABELS[classification.classification]
-    return format_html(
-        '<span class="badge badge--{}" title="{}">{}</span>',
-        badge.value,
-        classification.reason,
-        label,
-    )
+from applies.presentation import ago, state_badge, verdict_badge
 
 
 class BaseTable(tables.Table):
@@ -84,7 +54,7 @@ class ApplyTable(BaseTable):
         url = reverse("apply-detail", args=[record.pk])
         return format_html('<a href="{}">{}</a>', url, value)
 
-    def render_state(self, value: str) -> str:
+    def render_state(self, value: str) -> SafeString:
         return state_badge(value)
 
     def render_database_name(self, value: str, record: Apply) -> str:
@@ -99,11 +69,9 @@ class ApplyTable(BaseTable):
         return format_html("{}#{}", value, record.pull_request)
 
     def render_heartbeat_age(self, value: int | None, record: Apply) -> str:
-        if value is None:
-            return "—"
-        if states.apply_state(record.state).terminal:
-            return format_html('<span class="muted">{}</span>', duration(value))
-        return duration(value)
+        if value is not None and states.apply_state(record.state).terminal:
+            return format_html('<span class="muted">{}</span>', ago(value))
+        return ago(value)
 
-    def render_classification(self, value: int) -> str:
+    def render_classification(self, value: int) -> SafeString:
         return verdict_badge(self.classifications.get(value))

@@ -17,12 +17,12 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from applies import db
-from applies.clauses import TERMINAL_SQL
+from applies import db, states
 from applies.lines import Line
 from applies.models import Apply
 
 LOCK_WAIT_SECONDS = 10
+_TERMINAL = db.quoted(states.TERMINAL_APPLY_STATES)
 logger = logging.getLogger(__name__)
 
 
@@ -43,8 +43,7 @@ def target_lock_name(database: str, database_type: str, environment: str) -> str
 @contextmanager
 def target_lock(database: str, database_type: str, environment: str) -> Iterator[None]:
     """Hold SchemaBot's named lock for the target; the block's transaction commits inside it."""
-    connection = db.connection()
-    if connection.vendor != "mysql":
+    if db.vendor() != "mysql":
         yield
         return
     name = target_lock_name(database, database_type, environment)
@@ -81,7 +80,7 @@ def other_active_apply_exists(apply: Apply, line: Line) -> bool:
     applies' deployments and their operations' deployments."""
     where = (
         "a.database_name = %s AND a.database_type = %s AND a.environment = %s"
-        f" AND a.state NOT IN ({TERMINAL_SQL}) AND a.id <> %s"
+        f" AND a.state NOT IN ({_TERMINAL}) AND a.id <> %s"
     )
     params: list[object] = [apply.database_name, apply.database_type, apply.environment, apply.pk]
     if not line.operation_targets:

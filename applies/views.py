@@ -9,38 +9,30 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from applies import selectors
-from applies.filters import ApplyFilter, state_choices
-from applies.forms import ActionForm, BulkReclaimForm, parse_item
+from applies import selectors, states
+from applies.filters import ApplyFilter
+from applies.forms import ActionForm, BulkReclaimForm
 from applies.models import Apply
-from applies.redact import short_token
 from applies.roles import OPERATE_PERMISSION, VIEW_PERMISSION
 from applies.services import actions
-from applies.services.actions import Action, ActionRefused
+from applies.services.actions import ACTIONS, Action, ActionSpec
+from applies.services.errors import Refusal, Refused
+from applies.services.seen import ReclaimItem, Seen
 from applies.tables import ApplyTable
 
-ACTION_SERVICES = {
-    Action.RECLAIM: actions.reclaim,
-    Action.STOP: actions.request_stop,
-    Action.START: actions.request_start,
-}
-ACTION_TITLES = {
-    Action.RECLAIM: "Reclaim",
-    Action.STOP: "Request stop",
-    Action.START: "Request start",
-}
+BULK_RECLAIM = ACTIONS[Action.RECLAIM]
 
 
 def _frame(request: HttpRequest) -> dict[str, Any]:
@@ -105,7 +97,7 @@ class ApplyListView(PermissionRequiredMixin, SingleTableMixin, FilterView):
             newer_url=self._link("before", self.page.newer),
             older_url=self._link("after", self.page.older),
             first_url=self._link(None, None) if not self.page.first else None,
-            state_choices=state_choices(),
+            state_choices=states.choices(states.APPLY_STATES),
             **_frame(self.request),
         )
         return context
@@ -136,8 +128,7 @@ def _detail_or_404(pk: int) -> selectors.ApplyDetail:
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 def apply_detail(request: HttpRequest, pk: int) -> HttpResponse:
     detail = _detail_or_404(pk)
-    seen = urlencode({"state": detail.apply.state, "token": short_token(detail.apply.lease_token)})
-    context = {"d": detail, "seen_query": seen, **_frame(request)}
+    context = {"d": detail, **_frame(request)}
     template = "applies/_detail.html" if _partial(request) else "applies/apply_detail.html"
     return render(request, template, context)
 
@@ -154,62 +145,50 @@ def apply_engine(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required(OPERATE_PERMISSION, raise_exception=True)
 def apply_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """GET: the confirmation page. POST: the action, then back to the apply's page."""
-    chosen = Action(action)
+    spec = ACTIONS[Action(action)]
+    if not request.user.has_perm(spec.permission):
+        raise PermissionDenied
     if request.method == "POST":
         form = ActionForm(request.POST)
         if form.is_valid():
-            return _act(request, pk, chosen, form)
-        return _confirm(request, pk, chosen, form, status=400)
+            return _act(request, pk, spec, form)
+        return _confirm(request, pk, spec, form, status=400)
     initial = {"seen_state": request.GET.get("state"), "seen_token": request.GET.get("token")}
-    return _confirm(request, pk, chosen, ActionForm(initial=initial))
+    return _confirm(request, pk, spec, ActionForm(initial=initial))
 
 
 def _confirm(
-    request: HttpRequest, pk: int, action: Action, form: ActionForm, *, status: int = 200
+    request: HttpRequest, pk: int, spec: ActionSpec, form: ActionForm, *, status: int = 200
 ) -> HttpResponse:
     detail = _detail_or_404(pk)
     apply = detail.apply
     seen_state = form["seen_state"].value()
-    seen_token = form["seen_token"].value()
     if seen_state is None:  # opened without what the operator saw: confirm what is there now
-        form = ActionForm(
-            initial={"seen_state": apply.state, "seen_token": short_token(apply.lease_token)}
-        )
-        seen_state, seen_token = apply.state, short_token(apply.lease_token)
-    changed = seen_state != apply.state or short_token(seen_token) != short_token(apply.lease_token)
-    possible = {
-        Action.RECLAIM: detail.reclaim,
-        Action.STOP: detail.stop,
-        Action.START: detail.start,
-    }
+        seen = Seen.of(apply)
+        form = ActionForm(initial={"seen_state": seen.state, "seen_token": seen.token})
+    else:
+        seen = Seen(seen_state, form["seen_token"].value() or "")
     context = {
         "d": detail,
-        "action": action,
-        "title": ACTION_TITLES[action],
+        "action": spec.action,
+        "title": spec.title,
         "form": form,
-        "changed": changed,
-        "possible": possible[action],
+        "changed": not (seen.same_state(apply) and seen.same_lease(apply)),
+        "possible": detail.possible[spec.action],
         **_frame(request),
     }
     return render(request, "applies/confirm_action.html", context, status=status)
 
 
-def _act(request: HttpRequest, pk: int, action: Action, form: ActionForm) -> HttpResponse:
-    service = ACTION_SERVICES[action]
+def _act(request: HttpRequest, pk: int, spec: ActionSpec, form: ActionForm) -> HttpResponse:
+    actor = request.user.get_username()
     try:
-        result = service(
-            pk,
-            actor=request.user.get_username(),
-            seen_state=form.cleaned_data["seen_state"],
-            seen_token=form.cleaned_data["seen_token"],
-            reason=form.reason,
-        )
-    except ActionRefused as refused:
-        messages.error(request, f"{ACTION_TITLES[action]} refused: {refused.message}.")
-        if refused.code is actions.Refusal.NOT_FOUND:
+        result = spec.service(pk, actor=actor, reason=form.reason, seen=form.seen)
+    except Refused as refused:
+        messages.error(request, f"{spec.title} refused: {refused.message}.")
+        if refused.code is Refusal.NOT_FOUND:
             return redirect("apply-list")
     else:
         messages.success(request, result.message)
@@ -218,14 +197,15 @@ def _act(request: HttpRequest, pk: int, action: Action, form: ActionForm) -> Htt
 
 @require_POST
 @login_required
-@permission_required(OPERATE_PERMISSION, raise_exception=True)
 def bulk_reclaim(request: HttpRequest) -> HttpResponse:
     """Reclaim the selected applies: a first POST shows the confirmation, a second acts."""
+    if not request.user.has_perm(BULK_RECLAIM.permission):
+        raise PermissionDenied
     selected = request.POST.getlist("item")
     if not selected:
         messages.error(request, "Select at least one stuck apply to reclaim.")
         return redirect("home")
-    if any(parse_item(value) is None for value in selected):  # tampered with: refuse it all
+    if any(ReclaimItem.decode(value) is None for value in selected):  # tampered with: refuse
         return _confirm_bulk(request, selected, BulkReclaimForm(), status=400)
     if request.POST.get("confirmed") != "1":
         return _confirm_bulk(request, selected, BulkReclaimForm())
@@ -246,9 +226,9 @@ def bulk_reclaim(request: HttpRequest) -> HttpResponse:
 def _confirm_bulk(
     request: HttpRequest, selected: list[str], form: BulkReclaimForm, *, status: int = 200
 ) -> HttpResponse:
-    items = [(value, parse_item(value)) for value in selected]
+    items = [(value, ReclaimItem.decode(value)) for value in selected]
     ids = [item.apply_id for _, item in items if item is not None]
-    rows = Apply.objects.using(settings.SCHEMABOT_DATABASE).in_bulk(ids)
+    rows = Apply.objects.in_bulk(ids)
     context = {
         "form": form,
         "selected": [(value, rows.get(item.apply_id) if item else None) for value, item in items],

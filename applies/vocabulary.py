@@ -1,4 +1,4 @@
-"""SchemaBot's other fixed strings (domain.md §1): everything that is not a state.
+"""SchemaBot's other fixed strings (docs/schemabot.md, "Tables"): everything that is not a state.
 
 States live in ``applies.states``; these are the words of control requests, logs, operation
 policies and engines, so no other module spells them out.
@@ -65,6 +65,14 @@ class CutoverPolicy(StrEnum):
     ROLLING = "rolling"
     BARRIER = "barrier"
     PARALLEL = "parallel"
+
+
+class OperationKind(StrEnum):
+    """``apply_operations.operation_kind`` (current upstream, #488/#497): shard work, and the
+    row that finishes a group of shards once their work is done."""
+
+    WORK = "work"
+    GROUP_FINALIZER = "group_finalizer"
 
 
 class OnFailure(StrEnum):

@@ -42,13 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-HISTORY_STATES = (  # (state, share in percent) of the terminal history
-    ("completed", 80),
-    ("failed", 8),
-    ("stopped", 4),
-    ("cancelled", 5),
-    ("reverted", 3),
+HISTORY_STATES = (  # (``ApplyState`` name, share in percent) of the terminal history
+    ("COMPLETED", 80),
+    ("FAILED", 8),
+    ("STOPPED", 4),
+    ("CANCELLED", 5),
+    ("REVERTED", 3),
 )
+FAILED_MESSAGE = "CONCAT('deploy request ', seq, ' failed: lint errors')"
 HISTORY_SPAN = 2 * 365 * 86_400  # seconds between the oldest and the newest apply
 SEED_CHUNK = 100_000
 UPSTREAM_BUDGET = 20.0  # seconds of upstream claims per size (each is seconds at a million)
@@ -65,15 +66,13 @@ class Pool:
     fresh: list[int]
 
 
-def _sql_list(values: Any) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
 def _history_state_sql() -> str:
+    from applies.states import ApplyState
+
     arms, bound = [], 0
-    for state, share in HISTORY_STATES:
+    for name, share in HISTORY_STATES:
         bound += share
-        arms.append(f"WHEN h < {bound} THEN '{state}'")
+        arms.append(f"WHEN h < {bound} THEN '{ApplyState[name]}'")
     return f"CASE {' '.join(arms)} END"
 
 
@@ -85,15 +84,14 @@ def _apply_rows_sql(
     Stale and fresh applies sit at evenly spaced slots among the newest rows, as live work
     does; their states cycle through every claimable state.
     """
+    from applies.db import quoted
     from applies.demo.writer import COLUMNS
     from applies.models import Apply
-    from applies.states import CLAIMABLE_APPLY_STATES
+    from applies.states import CLAIMABLE_APPLY_STATES, ApplyState
 
     window = min(size, 2 * (stale + fresh))
     stride = window // (stale + fresh)
-    claimable = (
-        f"ELT(1 + slot % {len(CLAIMABLE_APPLY_STATES)}, {_sql_list(CLAIMABLE_APPLY_STATES)})"
-    )
+    claimable = f"ELT(1 + slot % {len(CLAIMABLE_APPLY_STATES)}, {quoted(CLAIMABLE_APPLY_STATES)})"
     created = (
         f"(TIMESTAMP'{now}' - INTERVAL (3600 + ({size} - seq) * {HISTORY_SPAN} DIV {size}) SECOND)"
     )
@@ -109,7 +107,7 @@ def _apply_rows_sql(
         f"IF({vitess}, 'vitess', 'mysql')", "'acme/schemas'", "1 + seq % 5000",
         "IF(seq % 2, 'staging', 'production')", "''", "'schemabot'", "0", "''",
         f"IF({vitess}, 'planetscale', 'spirit')", "state",
-        "IF(state = 'failed', CONCAT('deploy request ', seq, ' failed: lint errors'), NULL)",
+        f"IF(state = '{ApplyState.FAILED}', {FAILED_MESSAGE}, NULL)",
         "CONCAT('{\"branch\": \"schemabot-', seq, '\", \"auto_cutover\": true}')", "0",
         "IF(role = 2, 'schemabot-live/1/driver-0', CONCAT('schemabot-', seq % 3, '/1/driver-0'))",
         "UUID()", "created + INTERVAL 10 SECOND", "created + INTERVAL 5 SECOND",
@@ -146,15 +144,14 @@ CONTROL_REQUESTS_SQL = (
 
 def build(size: int, stale: int, fresh: int) -> Pool:
     """Empty SchemaBot's tables and fill ``applies`` (and some control requests)."""
-    from django.db import connections
-
-    from applies.clauses import Windows
+    from applies import db
     from applies.dbclock import database_now
     from applies.demo.writer import empty_tables
+    from applies.windows import Windows
 
-    connection = connections[_db()]
+    connection = db.connection()
     empty_tables(connection)
-    now = database_now(_db()).replace(tzinfo=None).isoformat(" ")
+    now = database_now(db.alias()).replace(tzinfo=None).isoformat(" ")
     stale_after = Windows.from_settings().stale_after
     with connection.cursor() as cursor:
         for first in range(1, size + 1, SEED_CHUNK):
@@ -175,12 +172,11 @@ def build(size: int, stale: int, fresh: int) -> Pool:
 
 def restale(pool: Pool) -> None:
     """Make every pool apply claimable again and the live ones fresh (outside timed regions)."""
-    from django.db import connections
-
-    from applies.clauses import Windows
+    from applies import db
+    from applies.windows import Windows
 
     age = Windows.from_settings().stale_after + 60
-    with connections[_db()].cursor() as cursor:
+    with db.connection().cursor() as cursor:
         cursor.execute(
             f"UPDATE applies SET updated_at = NOW() - INTERVAL {age} SECOND"
             f" WHERE id IN ({', '.join(map(str, pool.stale))})"
@@ -191,12 +187,6 @@ def restale(pool: Pool) -> None:
 
 
 # --- claimers: ternadmin, the raw baseline, upstream's statement ------------------------------
-
-
-def _db() -> str:
-    from django.conf import settings
-
-    return str(settings.SCHEMABOT_DATABASE)
 
 
 class Claimer(Protocol):
@@ -227,9 +217,9 @@ class Ternadmin:
         claim_apply(0, owner)  # compiles the lock query, opens the connection; claims nothing
 
     def handler_reads(self) -> int:
-        from django.db import connections
+        from applies import db
 
-        with connections[_db()].cursor() as cursor:
+        with db.connection().cursor() as cursor:
             return _handler_reads(cursor)
 
 
@@ -244,8 +234,7 @@ class Statements:
 
 def record_statements(apply_id: int, owner: str) -> Statements:
     """Claim ``apply_id`` through ``find_next_apply`` and keep the statements it executed."""
-    from django.db import connections
-
+    from applies import db
     from applies.claims import find_next_apply
 
     sent: list[str] = []
@@ -256,7 +245,7 @@ def record_statements(apply_id: int, owner: str) -> Statements:
         sent.append(sql)
         return execute(sql, params, many, context)
 
-    with connections[_db()].execute_wrapper(recorder):
+    with db.connection().execute_wrapper(recorder):
         claimed = find_next_apply(owner)
     assert claimed is not None and claimed.pk == apply_id, "expected the oldest stale apply"
     assert len(sent) == 3, f"expected candidates, lock, update; got {len(sent)} statements"
@@ -266,9 +255,10 @@ def record_statements(apply_id: int, owner: str) -> Statements:
 def raw_connection() -> Any:
     """A mysqlclient connection set up as Django sets up its own (same options, READ COMMITTED)."""
     import MySQLdb
-    from django.db import connections
 
-    wrapper = connections[_db()]
+    from applies import db
+
+    wrapper = db.connection()
     connection = MySQLdb.connect(**wrapper.get_connection_params())
     connection.autocommit(True)
     connection.cursor().execute(
@@ -283,8 +273,8 @@ class Baseline:
 
     def __init__(self, statements: Statements) -> None:
         from applies.candidates import PAGE_SIZE, Candidate, apply_candidates
-        from applies.clauses import Windows
         from applies.leases import new_token
+        from applies.windows import Windows
 
         self.new_candidate, self.new_token = Candidate, new_token
         self.statements = statements
@@ -325,12 +315,12 @@ class Baseline:
 
 def upstream_select() -> str:
     """SchemaBot's FindNextApply: one OR of every clause, oldest first, skip locked rows."""
-    from django.db import connections
-
-    from applies.clauses import Windows, apply_clause_sql
+    from applies import db
+    from applies.clauses import apply_clause_sql
     from applies.models import Apply
+    from applies.windows import Windows
 
-    clauses = apply_clause_sql(connections[_db()].vendor, Windows.from_settings())
+    clauses = apply_clause_sql(db.connection().vendor, Windows.from_settings())
     columns = ", ".join(f"applies.{field.column}" for field in Apply._meta.concrete_fields)
     where = " OR ".join(f"({sql})" for sql in clauses.values())
     return (
@@ -381,21 +371,22 @@ class Dataset:
 
 def use(database: str) -> None:
     """Point SchemaBot's connection alias at ``database`` (closing the open connection)."""
-    from django.db import connections
+    from applies import db
 
-    connection = connections[_db()]
+    connection = db.connection()
     connection.close()
     connection.settings_dict["NAME"] = database
 
 
 def prepare(size: int, base: str, args: argparse.Namespace) -> Dataset:
+    from applies import db
     from applies.schema import create_standalone_tables
 
     database = f"{base}_{size}"
     with raw_cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4")
     use(database)
-    create_standalone_tables(_db())
+    create_standalone_tables(db.alias())
     started = time.perf_counter()
     pool = build(size, args.stale, args.fresh)
     print(f"{size:,} applies in {database}: built in {time.perf_counter() - started:.1f} s")
@@ -405,10 +396,10 @@ def prepare(size: int, base: str, args: argparse.Namespace) -> Dataset:
 
 
 def _oldest(pool: Pool) -> int:
-    from django.db import connections
+    from applies import db
 
     ids = ", ".join(map(str, pool.stale))
-    with connections[_db()].cursor() as cursor:
+    with db.connection().cursor() as cursor:
         cursor.execute(
             f"SELECT id FROM applies WHERE id IN ({ids}) ORDER BY created_at, id LIMIT 1"
         )
@@ -674,13 +665,13 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.db import connections
 
+    from applies import db
     from ternadmin.config import STANDALONE
 
-    if settings.SCHEMABOT_MODE != STANDALONE or connections[_db()].vendor != "mysql":
+    if settings.SCHEMABOT_MODE != STANDALONE or db.connection().vendor != "mysql":
         sys.exit("bench/claims.py needs SCHEMABOT_MODE=standalone on a MariaDB/MySQL database")
-    base = str(connections[_db()].settings_dict["NAME"])
+    base = str(db.connection().settings_dict["NAME"])
     datasets = [prepare(size, base, args) for size in sizes]
     try:
         times = single_claims(datasets, args)

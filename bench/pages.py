@@ -61,10 +61,9 @@ def setup_django() -> None:
 @contextmanager
 def schemabot_database(name: str) -> Iterator[None]:
     """Point the ``schemabot`` connection at database ``name`` (connected, for the block)."""
-    from django.conf import settings
-    from django.db import connections
+    from applies import db
 
-    connection = connections[settings.SCHEMABOT_DATABASE]
+    connection = db.connection()
     connection.close()
     connection.settings_dict["NAME"] = name
     connection.ensure_connection()
@@ -73,19 +72,18 @@ def schemabot_database(name: str) -> Iterator[None]:
 
 def prepare(name: str, size: int, reuse: bool) -> None:
     """Create the database and SchemaBot's tables if needed, and seed ``size`` applies."""
-    from django.conf import settings
     from django.db import connections
     from django.db.models import Max
 
-    from applies import demo
+    from applies import db, demo
     from applies.models import Apply
     from applies.schema import create_standalone_tables
 
     with connections["default"].cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
     with schemabot_database(name):
-        create_standalone_tables(settings.SCHEMABOT_DATABASE)
-        highest = Apply.objects.using(settings.SCHEMABOT_DATABASE).aggregate(m=Max("id"))["m"]
+        create_standalone_tables(db.alias())
+        highest = Apply.objects.aggregate(m=Max("id"))["m"]
         if reuse and highest == size:
             print(f"{name}: reusing its {size:,} applies")
             return
@@ -123,13 +121,12 @@ def operator() -> Any:
 
 def targets() -> dict[str, str]:
     """The URL of each page in the current database (found outside any timed region)."""
-    from django.conf import settings
 
     from applies.models import Apply
     from applies.selectors import Cursor
     from applies.states import ApplyState
 
-    applies = Apply.objects.using(settings.SCHEMABOT_DATABASE)
+    applies = Apply.objects
     newest_first = applies.order_by("-created_at", "-id")
     middle = newest_first[applies.count() // 2]
     filtered = newest_first.filter(state=ApplyState.COMPLETED, environment="production")
@@ -161,13 +158,14 @@ def fetch(client: Any, url: str) -> float | None:
 
 
 def queries(client: Any, url: str) -> int:
-    from django.conf import settings
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
 
+    from applies import db
+
     with (
         CaptureQueriesContext(connections["default"]) as default,
-        CaptureQueriesContext(connections[settings.SCHEMABOT_DATABASE]) as schemabot,
+        CaptureQueriesContext(db.connection()) as schemabot,
     ):
         client.get(url)
     return len(default) + len(schemabot)

@@ -17,7 +17,7 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from applies.admin.apply import environments
+from applies.admin.filters import environments
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Lock, Plan, Task
 from applies.paginators import PeekPaginator
 from applies.roles import Role

@@ -21,7 +21,8 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.mariadb
 
-# Columns a newer SchemaBot (HEAD fe94b2c, domain.md §1) adds; ternadmin must not mind them.
+# Columns a newer SchemaBot (current upstream, fe94b2c; docs/schemabot.md, "Tables") adds;
+# ternadmin must not mind them.
 NEWER_SCHEMABOT_COLUMNS = (
     "ALTER TABLE applies ADD COLUMN idempotency_key varchar(255) NULL, "
     "ADD COLUMN revert_skipped_at datetime NULL, ADD UNIQUE KEY idx_idempotency_key "

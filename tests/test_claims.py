@@ -1,4 +1,5 @@
-"""Claim paths against SchemaBot's semantics (domain.md §3, the §5 matrix extended to every state).
+"""Claim paths against SchemaBot's semantics (docs/schemabot.md, "Claims"), with upstream
+integration/operator_test.go ``TestOperator_ClaimableStates`` extended to every state.
 
 These run on both backends: SQLite for the demo's single process, MariaDB for the real thing.
 """

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from applies import states
-from applies.classify import Verdict, classify, duration, live
+from applies.classify import Verdict, classify, live
 from applies.clauses import Clause
 from applies.dbclock import SecondsAgo
 from applies.models import ApplyControlRequest
@@ -90,16 +90,6 @@ def test_classify_command_json() -> None:
     assert (row["state"], row["engine"]) == ("creating_deploy_request", "planetscale")
     assert (row["classification"], row["clause"]) == ("claimable_now", "stale_active")
     assert row["reason"].startswith("Stale for 2m")
-
-
-def test_duration_words() -> None:
-    assert [duration(s) for s in (0, 59, 252, 3600 * 5 + 61, 90_061)] == [
-        "0s",
-        "59s",
-        "4m12s",
-        "5h1m",
-        "1d1h",
-    ]
 
 
 # --- applies ternadmin does not drive, and SchemaBot's operator not claiming ---------------------

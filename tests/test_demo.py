@@ -39,8 +39,9 @@ pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
 
 APPLIES = 60
 LEASE_OWNER = re.compile(r"^host-[a-z]+/\d+/driver-\d+$")
-# Which PlanetScale resume metadata a state implies (domain.md §4.3, §7.1). Failed, paused and
-# retrying applies may have stopped at any phase, so only their consistency is checked.
+# Which PlanetScale resume metadata a state implies (docs/schemabot.md, "PlanetScale resume state"
+# and "The PlanetScale engine"). Failed, paused and retrying applies may have stopped at any
+# phase, so only their consistency is checked.
 PHASE_OF_STATE: dict[str, str] = {
     **dict.fromkeys(SETUP_PHASE_STATES, "branch"),
     ApplyState.VALIDATING_DEPLOY_REQUEST: "deploy_request",

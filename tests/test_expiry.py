@@ -1,4 +1,5 @@
-"""expire_retryable(): retries out of budget or window become failed (domain.md §3.6)."""
+"""expire_retryable(): retries out of budget or window become failed (docs/schemabot.md,
+"Expiring retries")."""
 
 from __future__ import annotations
 

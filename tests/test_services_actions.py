@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from django.db import connections
 
+from applies import selectors
 from applies.lines import Line
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive
 from applies.redact import short_token
 from applies.services import actions
-from applies.services.actions import ActionRefused, ReclaimItem, Refusal
+from applies.services.errors import Refusal, Refused
+from applies.services.seen import ReclaimItem, Seen
 from applies.states import ApplyState
 from applies.vocabulary import ControlOperation, LogEvent, LogSource, RequestStatus
 from tests.claim_fixtures import FRESH, STALE, make_apply, reload
@@ -25,8 +27,8 @@ WHO = "alice"
 WHY = "driver host lost"
 
 
-def seen(apply: Apply) -> dict[str, str]:
-    return {"seen_state": apply.state, "seen_token": short_token(apply.lease_token)}
+def seen(apply: Apply) -> dict[str, Any]:
+    return {"seen": Seen(apply.state, apply.lease_token)}
 
 
 def snapshot(apply: Apply) -> dict[str, Any]:
@@ -81,6 +83,48 @@ def test_reclaim_claims_audits_and_starts_a_drive() -> None:
     assert result.drive_id == drive.pk
 
 
+def test_a_command_line_claim_needs_no_seen_value_and_writes_the_same_audit_row() -> None:
+    apply = leased(A.CREATING_DEPLOY_REQUEST)
+    claim = actions.claim_for_operator(
+        apply.pk, actor="root", reason="manage.py recover", seen=None, owner="host-b/7/recover"
+    )
+    row = reload(apply)
+    assert claim.apply.pk == apply.pk and claim.previous_state == A.CREATING_DEPLOY_REQUEST
+    assert (row.lease_owner, row.lease_token) == ("host-b/7/recover", claim.lease.token)
+    log = ApplyLog.objects.using("schemabot").get(apply_id=apply.pk)
+    assert log.source == LogSource.TERNADMIN and log.event_type == LogEvent.INFO
+    assert log.message == (
+        "Reclaimed by operator from creating_deploy_request (by root: manage.py recover)"
+    )
+    assert log.metadata["owner"] == "host-b/7/recover"
+    assert not Drive.objects.filter(apply_id=apply.pk).exists()  # the caller drives it
+
+
+def test_a_command_line_claim_is_refused_like_the_consoles() -> None:
+    apply = leased(A.RUNNING, age=FRESH)
+    before = snapshot(apply)
+    with pytest.raises(Refused) as caught:
+        actions.claim_for_operator(apply.pk, actor="root", reason="why", seen=None)
+    assert caught.value.code is Refusal.NOT_CLAIMABLE and snapshot(apply) == before
+
+
+def test_the_action_table_offers_what_its_services_accept() -> None:
+    assert set(actions.ACTIONS) == set(actions.Action)
+    stopped = make_apply(A.STOPPED, age=FRESH)
+    detail = selectors.apply_detail(stopped.pk)
+    assert detail is not None
+    possible = detail.possible
+    assert not possible[actions.Action.STOP].allowed
+    assert possible[actions.Action.STOP].why == "Stopped is terminal: there is nothing to stop."
+    assert possible[actions.Action.START].allowed
+    with pytest.raises(Refused, match="Stopped is terminal: there is nothing to stop"):
+        actions.request_stop(stopped.pk, actor=WHO, reason=WHY, **seen(stopped))
+    assert actions.request_start(stopped.pk, actor=WHO, reason=WHY, **seen(stopped)).ok
+    after = selectors.apply_detail(stopped.pk)
+    assert after is not None and not after.possible[actions.Action.START].allowed
+    assert after.possible[actions.Action.START].why == "A start request is already pending."
+
+
 def test_reclaim_of_a_queued_apply_starts_it() -> None:
     apply = make_apply(A.PENDING, age=FRESH)
     result = actions.reclaim(apply.pk, actor=WHO, reason=WHY, **seen(apply))
@@ -96,8 +140,8 @@ def test_reclaim_of_a_stopped_apply_with_a_start_request(line: Line) -> None:
     assert reload(apply).state == line.stopped_apply_claim_state
 
 
-def refused(apply_id: int, **kwargs: Any) -> ActionRefused:
-    with pytest.raises(ActionRefused) as caught:
+def refused(apply_id: int, **kwargs: Any) -> Refused:
+    with pytest.raises(Refused) as caught:
         actions.reclaim(apply_id, **{"actor": WHO, "reason": WHY, **kwargs})
     return caught.value
 
@@ -129,7 +173,7 @@ def test_reclaim_refuses_when_the_driver_came_back() -> None:
 def test_reclaim_refuses_when_the_state_moved_on() -> None:
     apply = leased(A.CREATING_DEPLOY_REQUEST)
     before = snapshot(apply)
-    error = refused(apply.pk, seen_state=A.VALIDATING_BRANCH, seen_token=apply.lease_token)
+    error = refused(apply.pk, seen=Seen(A.VALIDATING_BRANCH, apply.lease_token))
     assert error.code is Refusal.CHANGED and "moved on" in error.message
     assert snapshot(apply) == before
 
@@ -152,7 +196,7 @@ def test_reclaim_refuses_what_no_clause_takes() -> None:
 
 
 def test_reclaim_refuses_a_missing_apply_and_a_missing_reason() -> None:
-    assert refused(987_654, seen_state="running", seen_token="").code is Refusal.NOT_FOUND
+    assert refused(987_654, seen=Seen("running", "")).code is Refusal.NOT_FOUND
     apply = leased(A.RUNNING)
     before = snapshot(apply)
     assert refused(apply.pk, reason="  ", **seen(apply)).code is Refusal.INVALID
@@ -174,8 +218,8 @@ def test_bulk_reclaim_reports_each_apply() -> None:
     stale = leased(A.VALIDATING_BRANCH)
     fresh = leased(A.RUNNING, age=FRESH)
     items = [
-        ReclaimItem(stale.pk, stale.state, short_token(stale.lease_token)),
-        ReclaimItem(fresh.pk, fresh.state, short_token(fresh.lease_token)),
+        ReclaimItem(stale.pk, Seen(stale.state, stale.lease_token)),
+        ReclaimItem(fresh.pk, Seen(fresh.state, fresh.lease_token)),
     ]
     first, second = actions.bulk_reclaim(items, actor=WHO, reason=WHY)
     assert first.ok and reload(stale).lease_owner == "ternadmin-console/alice"
@@ -241,7 +285,7 @@ def test_a_finished_request_row_is_reused() -> None:
 def test_requests_refused_in_the_wrong_state(action: Any, state: str, expected: str) -> None:
     apply = make_apply(state, age=FRESH)
     before = snapshot(apply)
-    with pytest.raises(ActionRefused, match=expected):
+    with pytest.raises(Refused, match=expected):
         action(apply.pk, actor=WHO, reason=WHY, **seen(apply))
     assert snapshot(apply) == before
 
@@ -257,7 +301,7 @@ def test_requests_refused_when_the_lease_changed() -> None:
     saw = seen(apply)
     Apply.objects.using("schemabot").filter(pk=apply.pk).update(lease_token="c" * 36)
     before = snapshot(apply)
-    with pytest.raises(ActionRefused, match="the driver came back"):
+    with pytest.raises(Refused, match="the driver came back"):
         actions.request_stop(apply.pk, actor=WHO, reason=WHY, **saw)
     assert snapshot(apply) == before
 
@@ -277,7 +321,7 @@ def test_two_operators_reclaiming_at_once_one_wins() -> None:
         try:
             actions.reclaim(apply.pk, actor=name, reason=WHY, **seen(apply))
             outcomes.append("won")
-        except ActionRefused as refused:
+        except Refused as refused:
             outcomes.append(refused.code.value)
         finally:
             connections.close_all()

@@ -17,6 +17,7 @@ from applies.dbclock import SecondsAgo
 from applies.lines import Line
 from applies.models import Apply, ApplyLog, ApplyOperation, Task
 from applies.services import fixes
+from applies.services.seen import Seen
 from applies.states import ApplyState, TaskState
 from applies.vocabulary import LogEvent, LogSource
 from tests.claim_fixtures import FRESH, STALE, make_apply, operation_of, reload
@@ -32,13 +33,9 @@ TOKEN = "0b9f1c3e-0000-4000-8000-000000000001"
 
 
 def seen(apply: Apply, **overrides: Any) -> dict[str, Any]:
-    values = {
-        "seen_state": apply.state,
-        "seen_token": apply.lease_token,
-        "seen_updated_at": apply.updated_at,
-    }
+    values = {"state": apply.state, "token": apply.lease_token, "heartbeat": apply.updated_at}
     values.update(overrides)
-    return values
+    return {"seen": Seen(**values)}
 
 
 def leased(state: str, *, age: int = STALE, **fields: Any) -> Apply:
@@ -169,7 +166,7 @@ def test_a_live_driver_can_be_stopped_only_with_confirmation() -> None:
         actor=ACTOR,
         reason=REASON,
         confirm_live=True,
-        **seen(apply, seen_updated_at=apply.updated_at),
+        **seen(apply, heartbeat=apply.updated_at),
     )
     row = reload(apply)
     assert (row.state, row.lease_token) == (A.FAILED, "")
@@ -194,7 +191,7 @@ def test_an_unregistered_state_is_refused() -> None:
     apply = make_apply(A.RUNNING)
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         "not a registered state",
         lambda: fixes.set_state(apply.pk, "teleporting", actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -226,7 +223,7 @@ def test_another_active_apply_on_the_target_refuses_an_active_state() -> None:
     apply = make_apply(A.FAILED, database_name="orders", environment="production")
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         f"Another active apply \\({holder.apply_identifier}, running\\) holds orders/vitess/",
         lambda: fixes.set_state(apply.pk, A.PENDING, actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -239,7 +236,7 @@ def test_children_that_contradict_the_terminal_state_refuse_it() -> None:
     ).update(state=TaskState.FAILED)
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         "cannot be completed: its tasks include failed",
         lambda: fixes.set_state(apply.pk, A.COMPLETED, actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -258,7 +255,7 @@ def test_pointless_or_unexplained_fixes_are_refused(kwargs: dict[str, str], matc
     arguments = {"new_state": A.FAILED, "actor": ACTOR, "reason": REASON} | kwargs
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         match,
         lambda: fixes.set_state(apply.pk, **arguments, **seen(apply)),  # type: ignore[arg-type]
     )
@@ -334,7 +331,7 @@ def test_reapply_refuses_an_old_failure() -> None:
     apply = failed_apply(completed_ago=2 * 86_400)
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         "did not fail within the last 1d",
         lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -346,7 +343,7 @@ def test_reapply_refuses_a_failure_without_a_completion_time() -> None:
     apply = reload(apply)
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         "has no failure completion time",
         lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -358,7 +355,7 @@ def test_reapply_refuses_an_apply_without_a_deployment() -> None:
     apply = reload(apply)
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         "has no deployment",
         lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -372,7 +369,7 @@ def test_reapply_refuses_an_apply_with_an_ended_operation(ended: str) -> None:
     apply = reload(apply)
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         "stopped, cancelled or reverted operation",
         lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -382,7 +379,7 @@ def test_reapply_refuses_what_is_not_failed() -> None:
     apply = make_apply(A.CANCELLED)
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         "Only a failed apply can be reapplied",
         lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -393,7 +390,7 @@ def test_reapply_refuses_when_another_apply_is_active_on_the_target() -> None:
     make_apply(A.PENDING, database_name=apply.database_name)
     assert_refused(
         apply,
-        fixes.FixRefused,
+        fixes.Refused,
         "one active apply per target",
         lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
     )
@@ -412,7 +409,7 @@ def test_reapply_refuses_when_an_active_apply_holds_one_of_its_operation_deploym
     if line.operation_targets:
         assert_refused(
             apply,
-            fixes.FixRefused,
+            fixes.Refused,
             "one active apply per target",
             lambda: fixes.reapply_failed(apply.pk, actor=ACTOR, reason=REASON, **seen(apply)),
         )
@@ -443,7 +440,7 @@ def test_release_lease_refuses_without_a_lease_or_a_confirmation_for_a_live_one(
     bare = make_apply(A.RUNNING)
     assert_refused(
         bare,
-        fixes.FixRefused,
+        fixes.Refused,
         "holds no lease",
         lambda: fixes.release_lease(bare.pk, actor=ACTOR, reason=REASON, **seen(bare)),
     )
@@ -476,7 +473,7 @@ def test_a_peer_holding_the_target_lock_refuses_the_fix(monkeypatch: pytest.Monk
     try:
         assert_refused(
             apply,
-            fixes.FixRefused,
+            fixes.Refused,
             "could not take the target lock",
             lambda: fixes.set_state(apply.pk, A.RUNNING, actor=ACTOR, reason=REASON, **seen(apply)),
         )

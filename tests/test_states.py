@@ -5,8 +5,8 @@ import pytest
 from applies import states
 from applies.states import ApplyState, Story, TaskState
 
-# SchemaBot HEAD's claimableApplyStates (domain.md §6): the b2349ea twelve, including the five
-# PlanetScale setup phases (#302), plus the states later found wedged.
+# Current upstream's claimableApplyStates (docs/schemabot.md, "States"): the b2349ea twelve,
+# including the five PlanetScale setup phases (#302), plus the states later found wedged.
 UPSTREAM_CLAIMABLE = {
     "running",
     "running_degraded",
@@ -61,7 +61,6 @@ def test_every_task_state_has_a_recovery_story(state: TaskState) -> None:
 def test_registries_cover_exactly_the_enums() -> None:
     assert set(states.APPLY_STATES) == {s.value for s in ApplyState}
     assert set(states.TASK_STATES) == {s.value for s in TaskState}
-    assert states.OPERATION_STATES is states.APPLY_STATES
 
 
 def test_claimable_set_is_upstreams_and_holds_the_setup_phases() -> None:

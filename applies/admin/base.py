@@ -9,7 +9,6 @@ by their fixed ordering and never compute facets, so a page costs the same at a 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import admin
@@ -19,16 +18,11 @@ from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
-from applies import states
+from applies.admin.displays import Displays
 from applies.admin.lookups import DeclaredLookupsOnly
-from applies.classify import duration
 from applies.inputs import MAX_PAGE, parse_id
 from applies.paginators import PeekPaginator
-from applies.redact import redact, redact_json
 
 LIST_PER_PAGE = 50
 
@@ -43,9 +37,9 @@ class NoCountChangeList(ChangeList):
             self.result_list = paginator.window[: paginator.per_page]
 
 
-class SchemaBotAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+class SchemaBotAdmin(Displays, DeclaredLookupsOnly, admin.ModelAdmin):
     """Read-only admin of one SchemaBot table, fast on big tables, filtered only by its own
-    filters (``applies.admin.lookups``)."""
+    filters (``applies.admin.lookups``), its columns shown by ``applies.admin.displays``."""
 
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
@@ -106,7 +100,7 @@ class SchemaBotAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
         raise PermissionDenied("SchemaBot owns its rows' lifecycle; the admin deletes nothing.")
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(Displays, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
@@ -119,56 +113,3 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
-
-
-# --- display helpers --------------------------------------------------------------------------
-
-
-def apply_badge(value: str | None) -> SafeString:
-    return _badge(states.apply_state(value))
-
-
-def task_badge(value: str | None) -> SafeString:
-    return _badge(states.task_state(value))
-
-
-def _badge(info: states.StateInfo) -> SafeString:
-    return format_html(
-        '<span class="badge badge--{}" title="{}: {}">{}</span>',
-        info.badge.value,
-        info.value or "(empty)",
-        info.recovery,
-        info.label,
-    )
-
-
-def pretty_json(value: Any) -> SafeString:
-    """JSON indented, sorted and with secrets masked; ``-`` for none."""
-    if value in (None, "", {}, []):
-        return format_html('<span class="quiet">{}</span>', "-" if value is None else value)
-    text = json.dumps(redact_json(value), indent=2, sort_keys=True, default=str)
-    return format_html('<pre class="json">{}</pre>', text)
-
-
-def safe_text(value: str | None) -> str:
-    """Free text a driver wrote (errors, log lines), with credentials masked."""
-    return redact(value) or "-"
-
-
-def age(seconds: int | None) -> str:
-    return "-" if seconds is None else f"{duration(seconds)} ago"
-
-
-def link_to_apply(apply_id: int | None) -> SafeString | str:
-    """A link to an apply by id, without loading it (the row may not even exist)."""
-    if apply_id is None:
-        return "-"
-    url = reverse("admin:applies_apply_change", args=[apply_id])
-    return format_html('<a href="{}">{}</a>', url, apply_id)
-
-
-def link_to_operation(operation_id: int | None) -> SafeString | str:
-    if operation_id is None:
-        return "-"
-    url = reverse("admin:applies_applyoperation_change", args=[operation_id])
-    return format_html('<a href="{}">{}</a>', url, operation_id)

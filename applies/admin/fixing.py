@@ -25,11 +25,15 @@ from applies.admin.base import LIST_PER_PAGE, SchemaBotAdmin
 from applies.admin.forms import BulkActionForm, FixStateForm, parse_seen_time, seen_initial
 from applies.classify import classify
 from applies.models import Apply
-from applies.roles import FIX_PERMISSION, OPERATE_PERMISSION
+from applies.roles import FIX_PERMISSION
 from applies.services import actions, fixes
+from applies.services.errors import Refused
+from applies.services.seen import Seen
+
+RECLAIM = actions.ACTIONS[actions.Action.RECLAIM]
 
 # Each action answers with one line for the person (and Django's LogEntry), or raises
-# FixRefused / ActionRefused having written nothing.
+# ``Refused`` having written nothing.
 Runner = Callable[..., str]
 
 
@@ -45,7 +49,7 @@ def _release(apply_id: int, **kwargs: Any) -> str:
     return fixes.release_lease(apply_id, **kwargs).summary
 
 
-def _reclaim(apply_id: int, *, seen_updated_at: Any, confirm_live: bool, **kwargs: Any) -> str:
+def _reclaim(apply_id: int, *, confirm_live: bool, **kwargs: Any) -> str:
     # The console's reclaim: the same claim rules as the sweep, then a recovery drive.
     return actions.reclaim(apply_id, **kwargs).message
 
@@ -94,7 +98,7 @@ BULK_ACTIONS = {
             "Reclaim now",
             "Claimed now by exactly the sweep's rules and handed to ternadmin's recovery "
             "driver. Refused unless a claim clause takes the apply now.",
-            OPERATE_PERMISSION,
+            RECLAIM.permission,
             _reclaim,
             asks_confirm_live=False,
         ),
@@ -113,7 +117,8 @@ class FixingAdmin(SchemaBotAdmin):
         return request.user.has_perm(FIX_PERMISSION)
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(OPERATE_PERMISSION)
+        # Django asks this for the actions declared with ``permissions=["operate"]``.
+        return request.user.has_perm(RECLAIM.permission)
 
     def get_urls(self) -> list[URLPattern]:
         fix = path(
@@ -151,13 +156,11 @@ class FixingAdmin(SchemaBotAdmin):
                     data["new_state"],
                     actor=request.user.get_username(),
                     reason=form.reason_text(),
-                    seen_state=data["seen_state"],
-                    seen_token=data["seen_token"],
-                    seen_updated_at=data["seen_updated_at"],
+                    seen=form.seen,
                     confirm_live=data["confirm_live"],
                     reset_heartbeat=data["reset_heartbeat"],
                 )
-            except fixes.FixRefused as refusal:
+            except Refused as refusal:
                 messages.error(request, str(refusal))
                 if isinstance(refusal, fixes.RowChanged):
                     apply, form = self._reloaded(request, apply, form)
@@ -252,12 +255,14 @@ class FixingAdmin(SchemaBotAdmin):
                     row.pk,
                     actor=request.user.get_username(),
                     reason=reason,
-                    seen_state=request.POST.get(f"seen-{row.pk}-state", ""),
-                    seen_token=request.POST.get(f"seen-{row.pk}-token", ""),
-                    seen_updated_at=seen_time,
+                    seen=Seen(
+                        request.POST.get(f"seen-{row.pk}-state", ""),
+                        request.POST.get(f"seen-{row.pk}-token", ""),
+                        seen_time,
+                    ),
                     confirm_live=form.cleaned_data["confirm_live"],
                 )
-            except (fixes.FixRefused, actions.ActionRefused) as refusal:
+            except Refused as refusal:
                 messages.error(request, f"{action.title} refused for {row}: {refusal}")
                 continue
             self.log_change(request, row, f"{action.title}: {summary} Reason: {reason}")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from applies import states
 from applies.models import Apply
-from applies.redact import short_token
+from applies.services.seen import Seen
 
 # Why people fix applies by hand; "other" needs words of its own.
 REASONS = (
@@ -35,9 +35,10 @@ def state_choices() -> list[tuple[str, Any]]:
 
 def seen_initial(apply: Apply) -> dict[str, str]:
     """What the page shows of the apply, sent back with the fix for compare-and-set."""
+    seen = Seen.of(apply)
     return {
-        "seen_state": apply.state,
-        "seen_token": short_token(apply.lease_token),
+        "seen_state": seen.state,
+        "seen_token": seen.token,
         "seen_updated_at": apply.updated_at.isoformat(),
     }
 
@@ -101,6 +102,11 @@ class FixStateForm(ReasonForm, ConfirmLiveMixin):
     seen_updated_at = forms.CharField(widget=forms.HiddenInput)
 
     field_order = ["new_state", "reason", "details", "confirm_live", "reset_heartbeat"]
+
+    @property
+    def seen(self) -> Seen:
+        data = self.cleaned_data
+        return Seen(data["seen_state"], data["seen_token"], data["seen_updated_at"])
 
     def clean_seen_updated_at(self) -> datetime:
         parsed = parse_seen_time(self.cleaned_data["seen_updated_at"])

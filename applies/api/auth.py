@@ -79,4 +79,3 @@ def needs(permission: str) -> list[Any]:
 
 
 VIEWER = needs(VIEW_PERMISSION)
-OPERATOR = needs(OPERATE_PERMISSION)

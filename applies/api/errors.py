@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from applies.services.actions import ActionRefused, Refusal
+from applies.services.errors import Refusal, Refused
 
 API_PREFIX = "/api/"
 logger = logging.getLogger("applies.api")
@@ -69,8 +69,8 @@ def install(api: NinjaAPI) -> None:
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
         return error_response(exc.code, exc.message, exc.status)
 
-    @api.exception_handler(ActionRefused)
-    def on_refused(request: HttpRequest, exc: ActionRefused) -> HttpResponse:
+    @api.exception_handler(Refused)
+    def on_refused(request: HttpRequest, exc: Refused) -> HttpResponse:
         return error_response(exc.code.value, exc.message, REFUSAL_STATUS.get(exc.code, 409))
 
     @api.exception_handler(ValidationError)

@@ -12,9 +12,8 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from applies.forms import parse_item
 from applies.inputs import MAX_ID, MAX_REASON, MAX_SEEN, text_problem
-from applies.services.actions import ReclaimItem
+from applies.services.seen import ReclaimItem, Seen
 
 MAX_LIMIT = 200
 MAX_BULK_ITEMS = 200
@@ -38,7 +37,7 @@ def _not_blank(value: str) -> str:
 
 
 ApplyId = Annotated[int, Field(ge=1, le=MAX_ID, description="An apply's id.")]
-Seen = Annotated[
+SeenText = Annotated[
     str,
     BeforeValidator(_none_is_empty),
     Field(max_length=MAX_SEEN),
@@ -53,7 +52,7 @@ Reason = Annotated[
 
 
 def _item_string(value: str) -> ReclaimItem:
-    item = parse_item(value)
+    item = ReclaimItem.decode(value)
     if item is None:
         raise ValueError("expected '<id>:<state>:<short token>' with an id of 1..2**63-1")
     return item
@@ -62,18 +61,21 @@ def _item_string(value: str) -> ReclaimItem:
 class ActionIn(Schema):
     """What the operator saw of the apply, and why they act (refused if it changed)."""
 
-    seen_state: Seen = Field("", description="The apply's state as the operator saw it.")
-    seen_token: Seen = Field("", description="The lease token as shown (8 characters).")
+    seen_state: SeenText = Field("", description="The apply's state as the operator saw it.")
+    seen_token: SeenText = Field("", description="The lease token as shown (8 characters).")
     reason: Reason
+
+    def seen(self) -> Seen:
+        return Seen(self.seen_state, self.seen_token)
 
 
 class BulkItemIn(Schema):
     id: ApplyId
-    seen_state: Seen = ""
-    seen_token: Seen = ""
+    seen_state: SeenText = ""
+    seen_token: SeenText = ""
 
     def item(self) -> ReclaimItem:
-        return ReclaimItem(self.id, self.seen_state, self.seen_token)
+        return ReclaimItem(self.id, Seen(self.seen_state, self.seen_token))
 
 
 BulkItemString = Annotated[

@@ -166,7 +166,6 @@ def detail_out(detail: selectors.ApplyDetail) -> ApplyDetailOut:
         acquired_at=iso_time(apply.lease_acquired_at),
         age_seconds=getattr(apply, "lease_age", None),
     )
-    possible = {"reclaim": detail.reclaim, "stop": detail.stop, "start": detail.start}
     return ApplyDetailOut(
         **base,
         lock_id=apply.lock_id,
@@ -188,7 +187,10 @@ def detail_out(detail: selectors.ApplyDetail) -> ApplyDetailOut:
         timeline_truncated=detail.timeline_truncated,
         control_requests=[request_out(request) for request in detail.control_requests],
         drives=[drive_out(drive) for drive in detail.drives],
-        actions={name: PossibleOut(allowed=p.allowed, why=p.why) for name, p in possible.items()},
+        actions={
+            action.value: PossibleOut(allowed=p.allowed, why=p.why)
+            for action, p in detail.possible.items()
+        },
     )
 
 

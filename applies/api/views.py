@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from applies import selectors
-from applies.api.auth import OPERATOR, VIEWER
+from applies.api.auth import VIEWER, needs
 from applies.api.errors import ApiError
 from applies.api.rows import ClassificationOut, apply_out
 from applies.api.schemas import MAX_LIMIT, ActionIn, ApplyId, BulkIn, ListQuery
@@ -26,17 +26,12 @@ from applies.api.shapes import (
 from applies.classify import classify
 from applies.filters import ApplyFilter
 from applies.services import actions
-from applies.services.actions import Action
+from applies.services.actions import ACTIONS, Action, ActionSpec
 
 router = Router()
 
 ERRORS = {code: ErrorOut for code in (400, 401, 403)}
 ACTION_ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 409)}
-SERVICES = {
-    Action.RECLAIM: actions.reclaim,
-    Action.STOP: actions.request_stop,
-    Action.START: actions.request_start,
-}
 
 
 def _not_found(pk: int) -> ApiError:
@@ -123,7 +118,11 @@ def apply_engine(request: HttpRequest, pk: ApplyId) -> EngineOut:
     )
 
 
-@router.post("/applies/bulk-reclaim", auth=OPERATOR, response={200: BulkResultsOut, **ERRORS})
+@router.post(
+    "/applies/bulk-reclaim",
+    auth=needs(ACTIONS[Action.RECLAIM].permission),
+    response={200: BulkResultsOut, **ERRORS},
+)
 def bulk_reclaim(request: HttpRequest, body: BulkIn) -> BulkResultsOut:
     """Reclaim each apply on its own; each is reported in ``results``."""
     results = actions.bulk_reclaim(
@@ -132,33 +131,28 @@ def bulk_reclaim(request: HttpRequest, body: BulkIn) -> BulkResultsOut:
     return BulkResultsOut.model_validate({"results": [result.as_json() for result in results]})
 
 
-def _action_view(action: Action) -> Callable[[HttpRequest, int, ActionIn], ActionResultOut]:
-    """One endpoint per action (``reclaim``, ``stop``, ``start``), each in the OpenAPI
-    document with its own name."""
-    service = SERVICES[action]
+def _action_view(spec: ActionSpec) -> Callable[[HttpRequest, int, ActionIn], ActionResultOut]:
+    """One endpoint per action of ``ACTIONS`` (``reclaim``, ``stop``, ``start``), each in the
+    OpenAPI document with its own name."""
 
     def act(request: HttpRequest, pk: ApplyId, body: ActionIn) -> ActionResultOut:
-        result = service(
-            pk,
-            actor=request.user.get_username(),
-            seen_state=body.seen_state,
-            seen_token=body.seen_token,
-            reason=body.reason,
+        result = spec.service(
+            pk, actor=request.user.get_username(), reason=body.reason, seen=body.seen()
         )
         return ActionResultOut.model_validate(result.as_json())
 
-    act.__name__ = f"apply_{action.value}"
+    act.__name__ = f"apply_{spec.action.value}"
     act.__doc__ = (
-        f"{action.value.capitalize()} the apply, if it is still as the operator saw it "
-        "(409 ``changed`` otherwise); written to its timeline with the reason."
+        f"{spec.title}, only if the apply is still as the operator saw it (409 ``changed``"
+        " otherwise); written to its timeline with the reason."
     )
     return act
 
 
-for _action in Action:
+for _spec in ACTIONS.values():
     router.post(
-        f"/applies/{{id:pk}}/{_action.value}",
-        auth=OPERATOR,
+        f"/applies/{{id:pk}}/{_spec.action.value}",
+        auth=needs(_spec.permission),
         response={200: ActionResultOut, **ACTION_ERRORS},
-        url_name=f"api-apply-{_action.value}",
-    )(_action_view(_action))
+        url_name=f"api-apply-{_spec.action.value}",
+    )(_action_view(_spec))

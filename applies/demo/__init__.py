@@ -16,7 +16,7 @@ Every timestamp is a whole-second offset from the *database* clock (``clock``). 
 read twice: once for the history, and again just before the recent applies are written, so
 that a seed lasting minutes still ends with its fresh applies fresh.
 
-Modules: ``catalogue`` (static data), ``clock`` (clock and recovery windows), ``shapes``
+Modules: ``catalogue`` (static data), ``clock`` (the database clock), ``shapes``
 (dataclasses), ``world`` (databases, targets, locks), ``planner`` (which applies), ``paths``
 (state histories), ``formats`` (JSON, identifiers, branch names), ``builder`` and ``children``
 (rows), ``writer`` (bulk insert, reset), ``guard`` (when seeding is refused).
@@ -30,16 +30,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.db import connections
-
+from applies import db
 from applies.dbclock import database_now
 from applies.demo.builder import Builder
 from applies.demo.catalogue import MINIMUM_APPLIES, UNKNOWN_STATE
-from applies.demo.clock import Clock, Windows
+from applies.demo.clock import Clock
 from applies.demo.guard import SeedRefused, TablesNotEmpty, check_may_seed
 from applies.demo.writer import COLUMNS, empty_tables, write
 from applies.engines.planetscale.types import deterministic_branch_name as branch_name
+from applies.windows import Windows
 
 __all__ = [
     "DEFAULT_APPLIES",
@@ -85,15 +84,14 @@ def seed(
     Raises SeedRefused in attach mode, when the tables are missing, or when they hold rows and
     ``reset`` is false. With ``reset`` every row of the seven tables is deleted first.
     """
-    using = settings.SCHEMABOT_DATABASE
-    check_may_seed(using, applies=applies, reset=reset)
+    check_may_seed(applies=applies, reset=reset)
     started = time.perf_counter()
-    connection = connections[using]
+    connection = db.connection()
     if reset:
         empty_tables(connection)
     # Resolved in this module at each reading: tests patch demo.database_now to skew the clock.
     builder = Builder(
-        random.Random(seed), lambda: Clock.of(database_now(using)), Windows.from_settings()
+        random.Random(seed), lambda: Clock.of(database_now(db.alias())), Windows.from_settings()
     )
     write(connection, builder.locks(), builder.counts)
     for done, batch in builder.batches(applies, max(1, chunk_size)):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from applies.demo.catalogue import DROP, ERRORS, ORG, PEOPLE, REPOSITORIES, Kind
 from applies.demo.children import ChildRows
-from applies.demo.clock import HOUR, MINUTE, Clock, Windows
+from applies.demo.clock import HOUR, MINUTE, Clock
 from applies.demo.formats import Naming, to_json
 from applies.demo.paths import path_agos, path_to
 from applies.demo.planner import Planner
@@ -24,6 +24,7 @@ from applies.engines.planetscale.types import deterministic_branch_name
 from applies.models import Apply, ApplyOperation, Lock, Plan
 from applies.states import ApplyState
 from applies.vocabulary import CutoverPolicy, Engine, OnFailure
+from applies.windows import Windows
 
 A = ApplyState
 
@@ -174,7 +175,8 @@ class Builder:
 
     @staticmethod
     def _resume_metadata(a: Prepared) -> str | None:
-        """PlanetScale's persisted resume state at the furthest phase the apply reached (§4.3).
+        """PlanetScale's persisted resume state at the furthest phase the apply reached
+        (docs/schemabot.md, "PlanetScale resume state").
 
         Shaped as Go's json.Marshal writes psMetadata: ``deploy_request_id`` is always there (0
         until a deploy request exists); the URL, ``deployed_at``, ``is_instant`` and

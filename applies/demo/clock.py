@@ -1,5 +1,5 @@
-"""Time for the demo: the database clock reading every timestamp counts back from, and the
-recovery windows that decide how far back "stale" and "fresh" are.
+"""Time for the demo: the database clock reading every timestamp counts back from (how far
+back "stale" and "fresh" are is ``applies.windows``).
 
 Every timestamp is a whole-second offset ("ago") from the *database* clock: staleness is judged
 by the database (``applies.dbclock``), so seeding from an app host with a skewed clock must not
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from django.conf import settings
 
 MINUTE, HOUR, DAY = 60, 3600, 86_400
 
@@ -32,20 +30,3 @@ class Clock:
 
     def rfc3339(self, ago: int) -> str:
         return (self.now - timedelta(seconds=ago)).isoformat() + "Z"
-
-
-@dataclass(frozen=True)
-class Windows:
-    """The recovery windows from settings, which decide what "stale" and "fresh" mean."""
-
-    stale_after: int
-    retry_budget: int
-    retry_freshness: int
-
-    @classmethod
-    def from_settings(cls) -> Windows:
-        return cls(
-            settings.TERNADMIN_STALE_AFTER_SECONDS,
-            settings.TERNADMIN_RETRY_BUDGET,
-            settings.TERNADMIN_RETRY_FRESHNESS_SECONDS,
-        )

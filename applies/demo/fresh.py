@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
 
+from applies import db
 from applies.demo.guard import SeedRefused
 from applies.models import Apply, ApplyOperation, Lock, Plan, Task
 from applies.states import ApplyState, TaskState
@@ -82,14 +82,13 @@ def create_fresh_apply(engine: str, plan: FreshPlan = ORDERS_PLAN) -> Apply:
         raise SeedRefused("--fresh-apply writes only into a standalone (scratch) database")
     if engine != Engine.PLANETSCALE:
         raise SeedRefused(f"--fresh-apply supports planetscale only, not {engine!r}")
-    db = settings.SCHEMABOT_DATABASE
     suffix = uuid.uuid4().hex[:12]
     database = f"shop_{suffix[:6]}"
     common = {"database_name": database, "database_type": DatabaseType.VITESS}
     pr = {"repository": "acme/schemas", "pull_request": 1}
-    with transaction.atomic(using=db):
-        lock = Lock.objects.using(db).create(**common, **pr, owner="demo")
-        stored_plan = Plan.objects.using(db).create(
+    with db.atomic():
+        lock = Lock.objects.create(**common, **pr, owner="demo")
+        stored_plan = Plan.objects.create(
             **common,
             **pr,
             plan_identifier=f"plan-{suffix}",
@@ -99,7 +98,7 @@ def create_fresh_apply(engine: str, plan: FreshPlan = ORDERS_PLAN) -> Apply:
             schema_files=plan.schema_files(),
             plan_data=_plan_data(plan),
         )
-        apply = Apply.objects.using(db).create(
+        apply = Apply.objects.create(
             **common,
             **pr,
             apply_identifier=f"apply-{suffix}",
@@ -111,11 +110,11 @@ def create_fresh_apply(engine: str, plan: FreshPlan = ORDERS_PLAN) -> Apply:
             state=ApplyState.PENDING,
             options={},
         )
-        operation = ApplyOperation.objects.using(db).create(
+        operation = ApplyOperation.objects.create(
             apply=apply, deployment="default", state=ApplyState.PENDING
         )
         for n, task in enumerate(plan.tasks):
-            Task.objects.using(db).create(
+            Task.objects.create(
                 **common,
                 **pr,
                 task_identifier=f"task-{suffix}-{n}",

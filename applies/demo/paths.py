@@ -14,7 +14,7 @@ A = ApplyState
 
 
 def happy_path(engine: Engine, options: dict[str, object]) -> list[str]:
-    """The states an apply passes through when nothing goes wrong (domain.md §2.1, §7.1)."""
+    """The states an apply passes through when nothing goes wrong (docs/schemabot.md, "States")."""
     path: list[str] = [A.PENDING]
     if engine == Engine.PLANETSCALE:
         path += SETUP_PHASE_STATES  # the registry lists them in the order SchemaBot emits them

@@ -16,10 +16,11 @@ from applies.demo.catalogue import (
     TERMINAL_MIX,
     Kind,
 )
-from applies.demo.clock import DAY, HOUR, MINUTE, Windows
+from applies.demo.clock import DAY, HOUR, MINUTE
 from applies.demo.shapes import Spec, Target
 from applies.states import TERMINAL_APPLY_STATES, ApplyState
 from applies.vocabulary import Engine
+from applies.windows import Windows
 
 A = ApplyState
 

@@ -57,7 +57,8 @@ class Database:
 
 @dataclass(frozen=True)
 class Target:
-    """Where an apply runs; SchemaBot allows one non-terminal apply per target (§3.4)."""
+    """Where an apply runs; SchemaBot allows one non-terminal apply per target (docs/schemabot.md,
+    "The target lock")."""
 
     database: Database
     environment: str

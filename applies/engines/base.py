@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from applies.leases import Lease
+from applies.states import ApplyState
 
 
 class EngineError(Exception):
@@ -81,7 +82,7 @@ def finished(state: str) -> Next:
 
 
 def failed(message: str) -> Next:
-    return Next(Then.FAILED, state="failed", message=message)
+    return Next(Then.FAILED, state=ApplyState.FAILED, message=message)
 
 
 def lease_lost(message: str = "the lease was taken by another driver") -> Next:

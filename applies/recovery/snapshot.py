@@ -10,8 +10,6 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.conf import settings
-
 from applies.engines.base import CorruptResumeState
 from applies.engines.planetscale.branch_changes import PlannedDDL
 from applies.engines.planetscale.metadata import PlanetScaleMetadata
@@ -73,14 +71,13 @@ class Snapshot:
 
 
 def load_snapshot(apply_id: int) -> Snapshot:
-    db = settings.SCHEMABOT_DATABASE
-    apply = Apply.objects.using(db).get(pk=apply_id)
-    operation = apply.operations.using(db).order_by("created_at", "id").first()
-    tasks = list(Task.objects.using(db).filter(apply_id=apply_id).order_by("id"))
-    plan = Plan.objects.using(db).filter(pk=apply.plan_id).first()
+    apply = Apply.objects.get(pk=apply_id)
+    operation = apply.operations.order_by("created_at", "id").first()
+    tasks = list(Task.objects.filter(apply_id=apply_id).order_by("id"))
+    plan = Plan.objects.filter(pk=apply.plan_id).first()
     requests = {
         request.operation: request
-        for request in ApplyControlRequest.objects.using(db).filter(
+        for request in ApplyControlRequest.objects.filter(
             apply_id=apply_id, status=RequestStatus.PENDING
         )
     }

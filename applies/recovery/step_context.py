@@ -95,12 +95,10 @@ class StepContext:
         failed at the first look at a branch that is still getting ready."""
         cutoff = SecondsAgo(int(seconds))
         apply = self.snap.apply
-        claimed_long_ago = Apply.objects.using(self.writer.db).filter(
-            pk=apply.pk, lease_acquired_at__lt=cutoff
-        )
+        claimed_long_ago = Apply.objects.filter(pk=apply.pk, lease_acquired_at__lt=cutoff)
         if not claimed_long_ago.exists():
             return False
-        logs = ApplyLog.objects.using(self.writer.db)
+        logs = ApplyLog.objects
         entered = (
             logs.filter(apply_id=apply.pk, new_state=self.state)
             .filter(event_type=LogEvent.STATE_TRANSITION)

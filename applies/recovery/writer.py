@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
-from django.db import connections, transaction
-
-from applies.clauses import quoted
+from applies import db
 from applies.dbclock import now_sql
 from applies.leases import Lease, guarded_update
 from applies.lines import current_line
@@ -30,7 +27,7 @@ from applies.states import (
 from applies.vocabulary import LogEvent, LogLevel, LogSource, RequestStatus
 
 _COMPLETED_AT_NULL = (ApplyState.STOPPED, ApplyState.FAILED_RETRYABLE)
-_UNFINISHED_TASK = f"state NOT IN ({quoted(TERMINAL_TASK_STATES)})"
+_UNFINISHED_TASK = f"state NOT IN ({db.quoted(TERMINAL_TASK_STATES)})"
 
 
 def task_state_for(apply_state: str) -> str:
@@ -45,15 +42,9 @@ class DriveWriter:
     def __init__(self, lease: Lease, operation_id: int | None) -> None:
         self.lease = lease
         self.operation_id = operation_id
-        self.db = settings.SCHEMABOT_DATABASE
-
-    def _execute(self, sql: str, params: list[Any]) -> int:
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(sql, params)
-            return int(cursor.rowcount)
 
     def _guarded_children(self, table: str, sets: str, params: list[Any], where: str) -> None:
-        self._execute(
+        db.execute(
             f"UPDATE {table} SET {sets} WHERE {where} AND EXISTS (SELECT 1 FROM applies"
             " WHERE applies.id = %s AND applies.lease_token = %s)",
             [*params, self.lease.row_id, self.lease.token],
@@ -69,7 +60,7 @@ class DriveWriter:
         new_state: str | None = None,
         **metadata: Any,
     ) -> None:
-        ApplyLog.objects.using(self.db).create(
+        ApplyLog.objects.create(
             apply_id=self.lease.row_id,
             level=level,
             event_type=event,
@@ -96,9 +87,9 @@ class DriveWriter:
         The state is written as the SchemaBot line spells it (a state it lacks is refused)."""
         line = current_line()
         new_state = line.spelling(new_state)
-        now = now_sql(connections[self.db].vendor)
+        now = now_sql(db.vendor())
         terminal = new_state in TERMINAL_APPLY_STATES
-        with transaction.atomic(using=self.db):
+        with db.atomic():
             fields: dict[str, Any] = {"state": new_state}
             if error is not None:
                 fields["error_message"] = error
@@ -108,7 +99,7 @@ class DriveWriter:
                 extra += f", started_at = COALESCE(started_at, {now})"
             if terminal and new_state not in _COMPLETED_AT_NULL:
                 extra += f", completed_at = COALESCE(completed_at, {now})"
-            self._execute(
+            db.execute(
                 f"UPDATE applies SET updated_at = updated_at{extra} WHERE id = %s",
                 [self.lease.row_id],
             )
@@ -140,23 +131,23 @@ class DriveWriter:
         """Persist the engine resume state on the operation row (lease-guarded)."""
         if self.operation_id is None:
             return
-        with transaction.atomic(using=self.db):
+        with db.atomic():
             guarded_update(self.lease, {})  # proves the lease and heartbeats in the same step
             self._guarded_children(
                 "apply_operations",
                 "engine_resume_context = %s, engine_resume_metadata = %s,"
-                f" updated_at = {now_sql(connections[self.db].vendor)}",
+                f" updated_at = {now_sql(db.vendor())}",
                 [context, json.dumps(metadata)],
                 f"id = {int(self.operation_id)}",
             )
 
     def complete_request(self, request_id: int, *, failed: str | None = None) -> None:
-        with transaction.atomic(using=self.db):
+        with db.atomic():
             guarded_update(self.lease, {})
             self._complete_request(request_id, failed)
 
     def _complete_request(self, request_id: int, failed: str | None) -> None:
-        now = now_sql(connections[self.db].vendor)
+        now = now_sql(db.vendor())
         status = RequestStatus.FAILED if failed else RequestStatus.COMPLETED
         self._guarded_children(
             "apply_control_requests",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from applies.selectors.counts import StateCounts, StateRow, state_counts
 from applies.selectors.dashboard import Dashboard, SweepHealth, dashboard, sweep_health
-from applies.selectors.detail import ApplyDetail, Possible, apply_detail, get_apply
+from applies.selectors.detail import ApplyDetail, apply_detail, get_apply
 from applies.selectors.engine import LiveEngineState, ResumeState, live_state, resume_state
 from applies.selectors.listing import ApplyPage, Cursor, Order, apply_page, base_queryset
 from applies.selectors.live import Filter, Idle, LiveApply
@@ -32,7 +32,6 @@ __all__ = [
     "LiveApply",
     "LiveEngineState",
     "Order",
-    "Possible",
     "ResumeState",
     "StateCounts",
     "StateRow",

@@ -14,11 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.db import connections
 from django.db.models import Max
 
-from applies import states
+from applies import db, states
 from applies.classify import Classification, live
 from applies.models import Apply
 from applies.states import StateInfo
@@ -49,22 +47,6 @@ class StateCounts:
     cap: int
     highest_id: int  # an upper bound of how many applies were ever created
 
-    @property
-    def active(self) -> list[StateRow]:
-        return [row for row in self.rows if not row.state.terminal]
-
-    @property
-    def finished(self) -> list[StateRow]:
-        return [row for row in self.rows if row.state.terminal]
-
-    @property
-    def active_total(self) -> int:
-        return sum(row.total for row in self.active)
-
-
-def _db() -> str:
-    return str(settings.SCHEMABOT_DATABASE)
-
 
 def _exact_by_engine(found: Sequence[Classification]) -> dict[str, dict[str, int]]:
     """Unfinished applies per state and engine, counted from the live set."""
@@ -86,9 +68,8 @@ def _capped(values: Sequence[str], cap: int) -> dict[str, int]:
             f" LIMIT {int(cap) + 1}) capped{n}"
         )
         params += [value, value]
-    with connections[_db()].cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        return {str(state): int(count) for state, count in cursor.fetchall()}
+    rows = db.fetchall(" UNION ALL ".join(parts), params)
+    return {str(state): int(count) for state, count in rows}
 
 
 def _order(value: str) -> tuple[int, str]:
@@ -126,5 +107,5 @@ def state_counts(
         if count
     ]
     rows.sort(key=lambda row: _order(row.state.value))
-    highest = Apply.objects.using(_db()).aggregate(highest=Max("id"))["highest"] or 0
+    highest = Apply.objects.aggregate(highest=Max("id"))["highest"] or 0
     return StateCounts(rows, engines, cap, int(highest))

@@ -5,29 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models.expressions import RawSQL
 
-from applies import states
-from applies.classify import Classification, Verdict, annotate_for_classification, classify
-from applies.clauses import operation_claim_case
+from applies.classify import Classification, annotate_for_classification, classify
 from applies.db import vendor
 from applies.dbclock import AgeSeconds
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive, Plan, Task
+from applies.operation_clauses import operation_claim_case
 from applies.selectors.engine import ResumeState, resume_state
-from applies.states import ApplyState
-from applies.vocabulary import ControlOperation, RequestStatus
+from applies.services.actions import Action, Possible, Situation, possible_now
 
 TIMELINE_LIMIT = 500
 DRIVE_LIMIT = 20
-
-
-@dataclass(frozen=True)
-class Possible:
-    """Whether an action is offered now, and why (not)."""
-
-    allowed: bool
-    why: str
 
 
 @dataclass(frozen=True)
@@ -42,51 +31,13 @@ class ApplyDetail:
     timeline_truncated: bool
     control_requests: list[ApplyControlRequest]
     drives: list[Drive]
-    reclaim: Possible
-    stop: Possible
-    start: Possible
-
-
-def _db() -> str:
-    return str(settings.SCHEMABOT_DATABASE)
+    possible: dict[Action, Possible]  # each action of ``ACTIONS``: offered now, and why (not)
 
 
 def get_apply(apply_id: int) -> Apply | None:
     """The apply annotated for ``classify`` and with its ages, or ``None``."""
-    queryset = annotate_for_classification(Apply.objects.using(_db()).filter(pk=apply_id))
+    queryset = annotate_for_classification(Apply.objects.filter(pk=apply_id))
     return queryset.annotate(lease_age=AgeSeconds("lease_acquired_at")).first()
-
-
-def reclaim_possible(apply: Apply, verdict: Classification) -> Possible:
-    if apply.engine not in settings.TERNADMIN_ENGINES:
-        return Possible(False, f"ternadmin has no driver for engine {apply.engine}.")
-    if verdict.classification is Verdict.CLAIMABLE_NOW:
-        # Claimable, but perhaps only by SchemaBot's operator (the reason says why).
-        return Possible(verdict.claimed_by == "ternadmin", verdict.reason)
-    return Possible(False, verdict.reason)
-
-
-def stop_possible(apply: Apply, requests: list[ApplyControlRequest]) -> Possible:
-    info = states.apply_state(apply.state)
-    if info.terminal:
-        return Possible(False, f"{info.label} is terminal: there is nothing to stop.")
-    return _pending_or(requests, ControlOperation.STOP, "Asks the driver to stop at a safe point.")
-
-
-def start_possible(apply: Apply, requests: list[ApplyControlRequest]) -> Possible:
-    if apply.state not in (ApplyState.STOPPED, ApplyState.WAITING_FOR_DEPLOY):
-        label = states.apply_state(apply.state).label
-        return Possible(
-            False, f"Only stopped or waiting-for-deploy applies start; this is {label}."
-        )
-    return _pending_or(requests, ControlOperation.START, "A start request lets a claim resume it.")
-
-
-def _pending_or(requests: list[ApplyControlRequest], operation: str, why: str) -> Possible:
-    for request in requests:
-        if request.operation == operation and request.status == RequestStatus.PENDING:
-            return Possible(False, f"A {operation} request is already pending.")
-    return Possible(True, why)
 
 
 def apply_detail(apply_id: int) -> ApplyDetail | None:
@@ -94,10 +45,8 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
     if apply is None:
         return None
     verdict = classify(apply)
-    db = _db()
     operations = list(
-        ApplyOperation.objects.using(db)
-        .filter(apply_id=apply_id)
+        ApplyOperation.objects.filter(apply_id=apply_id)
         .annotate(
             heartbeat_age=AgeSeconds("updated_at"),
             # The operation claim that takes the row now, by the claim paths' own SQL.
@@ -106,19 +55,12 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         .order_by("created_at", "id")
     )
     timeline = list(
-        ApplyLog.objects.using(db)
-        .filter(apply_id=apply_id)
-        .order_by("-created_at", "-id")[: TIMELINE_LIMIT + 1]
+        ApplyLog.objects.filter(apply_id=apply_id).order_by("-created_at", "-id")[
+            : TIMELINE_LIMIT + 1
+        ]
     )
-    requests = list(
-        ApplyControlRequest.objects.using(db).filter(apply_id=apply_id).order_by("operation")
-    )
-    plan = (
-        Plan.objects.using(db)
-        .filter(pk=apply.plan_id)
-        .values_list("plan_identifier", flat=True)
-        .first()
-    )
+    requests = list(ApplyControlRequest.objects.filter(apply_id=apply_id).order_by("operation"))
+    plan = Plan.objects.filter(pk=apply.plan_id).values_list("plan_identifier", flat=True).first()
     return ApplyDetail(
         apply=apply,
         classification=verdict,
@@ -126,8 +68,7 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         operations=operations,
         resume=[resume_state(operation) for operation in operations],
         tasks=list(
-            Task.objects.using(db)
-            .filter(apply_id=apply_id)
+            Task.objects.filter(apply_id=apply_id)
             .annotate(updated_age=AgeSeconds("updated_at"))
             .order_by("id")
         ),
@@ -135,7 +76,5 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         timeline_truncated=len(timeline) > TIMELINE_LIMIT,
         control_requests=requests,
         drives=list(Drive.objects.filter(apply_id=apply_id).order_by("-started_at")[:DRIVE_LIMIT]),
-        reclaim=reclaim_possible(apply, verdict),
-        stop=stop_possible(apply, requests),
-        start=start_possible(apply, requests),
+        possible=possible_now(Situation(apply, verdict, requests)),
     )

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from applies.classify import Classification, annotate_for_classification, classify_all
@@ -71,12 +70,8 @@ class ApplyPage:
         return self.newer is None
 
 
-def _db() -> str:
-    return str(settings.SCHEMABOT_DATABASE)
-
-
 def base_queryset() -> QuerySet[Apply]:
-    return Apply.objects.using(_db()).all()
+    return Apply.objects.all()
 
 
 # Columns an equality filter may fix in front of ``(created_at, id)``, in index order:

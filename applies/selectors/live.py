@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.conf import settings
 from django.db.models import Count, Min
 
 from applies import states
@@ -79,10 +78,6 @@ class Idle:
     tasks: int
 
 
-def _db() -> str:
-    return str(settings.SCHEMABOT_DATABASE)
-
-
 def classifications() -> list[Classification]:
     """Every unfinished apply classified (``classify.live``: unknown states included)."""
     return live()
@@ -90,7 +85,7 @@ def classifications() -> list[Classification]:
 
 def with_rows(found: Sequence[Classification]) -> list[LiveApply]:
     """Attach the display columns of each classified apply (one query by primary key)."""
-    rows = Apply.objects.using(_db()).only(*DISPLAY_FIELDS).in_bulk([c.apply_id for c in found])
+    rows = Apply.objects.only(*DISPLAY_FIELDS).in_bulk([c.apply_id for c in found])
     return [LiveApply(rows[c.apply_id], c) for c in found if c.apply_id in rows]
 
 
@@ -113,8 +108,7 @@ def not_progressing(healthy: Sequence[LiveApply], after_seconds: int) -> list[Id
     if not watched:
         return []
     rows = (
-        Task.objects.using(_db())
-        .filter(apply_id__in=list(watched))
+        Task.objects.filter(apply_id__in=list(watched))
         .values("apply_id")
         .annotate(
             idle=Min(AgeSeconds("updated_at")), progress=Min("progress_percent"), n=Count("id")

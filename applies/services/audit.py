@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
 from applies.models import ApplyLog
 from applies.vocabulary import LogEvent, LogLevel, LogSource
 
@@ -31,7 +29,7 @@ def audit(
     if reason:
         details["reason"] = reason
     text = f"{message} (by {actor}" + (f": {reason})" if reason else ")")
-    return ApplyLog.objects.using(settings.SCHEMABOT_DATABASE).create(
+    return ApplyLog.objects.create(
         apply_id=apply_id,
         level=level,
         event_type=event,

@@ -1,4 +1,5 @@
-"""Template filters of the console: durations, badges from the registry, redaction."""
+"""Template filters of the console: ages, badges and what the operator saw (all rendered by
+``applies.presentation`` and ``applies.services.seen``), redaction, links to PlanetScale."""
 
 from __future__ import annotations
 
@@ -11,41 +12,27 @@ from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from applies import classify, redact, states, tables
+from applies import presentation, redact
+from applies.models import Apply
+from applies.services.seen import ReclaimItem, Seen
 
 register = template.Library()
+register.filter("ago", presentation.ago)
+register.filter("state_badge", presentation.state_badge)
+register.filter("task_badge", presentation.task_badge)
+register.filter("verdict_badge", presentation.verdict_badge)
 
 
 @register.filter
-def ago(seconds: int | None) -> str:
-    """``4m12s`` for an age in seconds (database clock); an em dash when unknown."""
-    return "—" if seconds is None else classify.duration(int(seconds))
+def seen_query(apply: Apply) -> str:
+    """``state=…&token=…``: what the operator sees of the apply, for an action's link."""
+    return Seen.of(apply).query()
 
 
 @register.filter
-def state_badge(value: str | None) -> SafeString:
-    return SafeString(tables.state_badge(value or ""))
-
-
-@register.filter
-def task_badge(value: str | None) -> SafeString:
-    info = states.task_state(value)
-    return format_html(
-        '<span class="badge badge--{}" title="{}">{}</span>',
-        info.badge.value,
-        info.value,
-        info.label,
-    )
-
-
-@register.filter
-def verdict_badge(value: classify.Classification | None) -> SafeString:
-    return SafeString(tables.verdict_badge(value))
-
-
-@register.filter
-def state_label(value: str | None) -> str:
-    return states.apply_state(value).label
+def bulk_item(apply: Apply) -> str:
+    """``<id>:<state>:<token>``: a check box's value in a bulk reclaim."""
+    return ReclaimItem.of(apply).encode()
 
 
 @register.filter

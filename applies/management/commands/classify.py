@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from applies.classify import live
@@ -24,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--engine", action="append", help="only this engine (repeatable)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queryset = Apply.objects.using(settings.SCHEMABOT_DATABASE)
+        queryset = Apply.objects.all()
         if options["engine"]:
             queryset = queryset.filter(engine__in=options["engine"])
         classified = live(queryset)

@@ -1,9 +1,9 @@
 """The apply row a fix works on: locked, compared with what the person saw, judged alive or
-not by the database clock, and its target checked for another active apply (domain.md §3.4)."""
+not by the database clock, and its target checked for another active apply (docs/schemabot.md,
+"The target lock")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,59 +12,29 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.db.models.expressions import Combinable
 
 from applies import states
-from applies.classify import duration
 from applies.dbclock import AgeSeconds, DbNow, SecondsAgo
+from applies.durations import duration
 from applies.lines import current_line
 from applies.models import Apply
-from applies.redact import short_token
+from applies.services.errors import LiveDriver, Refused, RowChanged
+from applies.services.seen import Seen
 from applies.target_lock import other_active_apply_exists
 
 
-def db() -> str:
-    return str(settings.SCHEMABOT_DATABASE)
-
-
-class FixRefused(Exception):
-    """The fix was refused and nothing was written; the message is for the person."""
-
-
-class RowChanged(FixRefused):
-    """The apply changed since the person loaded the page."""
-
-
-class LiveDriver(FixRefused):
-    """The apply's heartbeat is fresh: ending its driver's work needs ``confirm_live``."""
-
-
-@dataclass(frozen=True)
-class Seen:
-    """What the person saw when they loaded the page: the compare-and-set expectation.
-
-    ``token`` may be the lease token shortened (``redact.short_token``), as pages show it.
-    """
-
-    state: str
-    token: str
-    updated_at: datetime
-    # A person who confirmed a live driver expects its heartbeat to keep moving: then only
-    # the state and the lease token must match.
-    live_confirmed: bool = False
-
-
 def unlocked(apply_id: int) -> Apply:
-    row = Apply.objects.using(db()).filter(pk=apply_id).first()
+    row = Apply.objects.filter(pk=apply_id).first()
     if row is None:
-        raise FixRefused(f"Apply {apply_id} no longer exists; nothing was written.")
+        raise Refused(f"Apply {apply_id} no longer exists; nothing was written.")
     return row
 
 
-def locked(apply_id: int, seen: Seen) -> Apply:
-    """The apply row, locked, with its heartbeat judged by the database clock."""
+def locked(apply_id: int, seen: Seen, *, live_confirmed: bool = False) -> Apply:
+    """The apply row, locked, with its heartbeat judged by the database clock, and compared
+    with what the person saw (``RowChanged`` otherwise)."""
     fresh = SecondsAgo(settings.TERNADMIN_STALE_AFTER_SECONDS)
     recent = SecondsAgo(settings.TERNADMIN_RETRY_FRESHNESS_SECONDS)
     row = (
-        Apply.objects.using(db())
-        .select_for_update()
+        Apply.objects.select_for_update()
         .annotate(
             heartbeat_age=AgeSeconds("updated_at"),
             heartbeat_fresh=ExpressionWrapper(
@@ -78,19 +48,23 @@ def locked(apply_id: int, seen: Seen) -> Apply:
         .first()
     )
     if row is None:
-        raise FixRefused(f"Apply {apply_id} no longer exists; nothing was written.")
-    compare(row, seen)
+        raise Refused(f"Apply {apply_id} no longer exists; nothing was written.")
+    compare(row, seen, live_confirmed=live_confirmed)
     return row
 
 
-def compare(row: Apply, seen: Seen) -> None:
+def compare(row: Apply, seen: Seen, *, live_confirmed: bool) -> None:
+    """A fix compares the heartbeat too. A person who confirmed a live driver expects it to
+    keep beating: then only the state and the lease token must match."""
+    if seen.heartbeat is None:
+        raise Refused("The page was incomplete (no heartbeat); nothing was written.")
     changed = []
-    if row.state != seen.state:
+    if not seen.same_state(row):
         changed.append(f"state {seen.state or '(empty)'} → {row.state}")
-    if short_token(row.lease_token) != short_token(seen.token):
+    if not seen.same_lease(row):
         changed.append("its lease changed hands")
-    moved = whole_seconds(row.updated_at) != whole_seconds(seen.updated_at)
-    if moved and not (seen.live_confirmed and is_live(row)):
+    moved = whole_seconds(row.updated_at) != whole_seconds(seen.heartbeat)
+    if moved and not (live_confirmed and is_live(row)):
         changed.append("its heartbeat moved")
     if changed:
         raise RowChanged(
@@ -111,7 +85,7 @@ def require_target_free(row: Apply, target: Apply) -> None:
         raise RowChanged(f"{row} moved to another target meanwhile; nothing was written.")
     if other_active_apply_exists(row, current_line()):
         holder = active_holder(row)
-        raise FixRefused(
+        raise Refused(
             f"Another active apply ({holder}) holds {row.database_name}/{row.database_type}/"
             f"{row.environment} (deployment {row.deployment or '(none)'}): SchemaBot allows "
             f"one active apply per target, so {row} cannot become active; nothing was written."
@@ -120,8 +94,7 @@ def require_target_free(row: Apply, target: Apply) -> None:
 
 def active_holder(row: Apply) -> str:
     holder = (
-        Apply.objects.using(db())
-        .filter(
+        Apply.objects.filter(
             database_name=row.database_name,
             database_type=row.database_type,
             environment=row.environment,
@@ -133,13 +106,6 @@ def active_holder(row: Apply) -> str:
         .first()
     )
     return f"{holder[0]}, {holder[1]}" if holder else "unknown"
-
-
-def require_who_and_why(actor: str, reason: str) -> None:
-    if not actor.strip():
-        raise FixRefused("A fix needs to say who made it.")
-    if not reason.strip():
-        raise FixRefused("A fix needs a reason; nothing was written.")
 
 
 def is_live(row: Apply) -> bool:

@@ -1,0 +1,28 @@
+"""The recovery windows: the three numbers that decide what "stale" and "fresh" mean.
+
+SchemaBot hard-codes them (upstream pkg/storage/mysqlstore/applies.go: a heartbeat older than 1
+minute is stale, ``maxRecoveryAttempts`` 10, ``retryableRecoveryFreshnessDays`` 1; see
+docs/schemabot.md, "Numbers"); ternadmin reads them from its settings, so the claim paths, the
+console's explanations and the demo's seeded ages all agree on one reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Windows:
+    stale_after: int  # seconds: a heartbeat older than this is stale
+    retry_budget: int  # attempts: a retry at or past this is never claimed
+    retry_freshness: int  # seconds: a retry older than this is never claimed
+
+    @classmethod
+    def from_settings(cls) -> Windows:
+        return cls(
+            stale_after=settings.TERNADMIN_STALE_AFTER_SECONDS,
+            retry_budget=settings.TERNADMIN_RETRY_BUDGET,
+            retry_freshness=settings.TERNADMIN_RETRY_FRESHNESS_SECONDS,
+        )
