@@ -10,12 +10,11 @@ setting it to the database's ``NOW()``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from django.conf import settings
-from django.db import connections
-
+from applies import db
 from applies.dbclock import now_sql
 
 LeasedTable = Literal["applies", "apply_operations"]
@@ -49,24 +48,12 @@ def new_token() -> str:
     return str(uuid.uuid4())
 
 
-def _execute(sql: str, params: list[Any]) -> int:
-    connection = connections[settings.SCHEMABOT_DATABASE]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
-
-
 def holds(lease: Lease) -> bool:
     """Whether the row still carries our token (``CheckLease``)."""
     if lease.row_id <= 0 or not lease.token:
         return False
-    connection = connections[settings.SCHEMABOT_DATABASE]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {lease.table} WHERE id = %s AND lease_token = %s",
-            [lease.row_id, lease.token],
-        )
-        return cursor.fetchone() is not None
+    sql = f"SELECT 1 FROM {lease.table} WHERE id = %s AND lease_token = %s"
+    return db.fetchone(sql, [lease.row_id, lease.token]) is not None
 
 
 def check_lease(lease: Lease) -> None:
@@ -81,16 +68,52 @@ def guarded_update(lease: Lease, assignments: dict[str, Any], *, heartbeat: bool
     ``heartbeat`` sets ``updated_at = NOW()`` with the write (what a driver's writes do);
     ``False`` pins it, so the write cannot make a row look alive.
     """
-    vendor = connections[settings.SCHEMABOT_DATABASE].vendor
+    vendor = db.vendor()
     columns = [f"{column} = %s" for column in assignments]
     columns.append(f"updated_at = {now_sql(vendor)}" if heartbeat else "updated_at = updated_at")
     sql = f"UPDATE {lease.table} SET {', '.join(columns)} WHERE id = %s AND lease_token = %s"
     # MySQL counts matched rows (Django's backend sets CLIENT.FOUND_ROWS), so an UPDATE that
     # changes nothing within the same second still says 1.
-    if _execute(sql, [*assignments.values(), lease.row_id, lease.token]) == 0:
+    if db.execute(sql, [*assignments.values(), lease.row_id, lease.token]) == 0:
         check_lease(lease)  # raises when the token is gone
 
 
 def heartbeat(lease: Lease) -> None:
     """Refresh the row's heartbeat by the database clock; ``LeaseLost`` if no longer ours."""
     guarded_update(lease, {}, heartbeat=True)
+
+
+# Rows per heartbeat statement: a few hundred (id, token) pairs keep one statement short.
+HEARTBEAT_CHUNK = 500
+
+
+def heartbeat_many(table: LeasedTable, leases: Sequence[tuple[int, str]]) -> set[int]:
+    """Refresh the heartbeat of every ``(row id, token)`` at once, by the database clock, and
+    return the ids whose row no longer carries that token (those leases are lost).
+
+    One ``UPDATE … WHERE id IN (…) AND (id, lease_token) IN (…)`` per few hundred rows, however
+    many applies are in flight: the ``id IN`` list keeps it on the primary key, the pairs make
+    it the same guard as a single heartbeat. Fewer matched rows than pairs: the ids still
+    carrying their token are read back to tell which were lost.
+    """
+    lost: set[int] = set()
+    pairs = [(int(row_id), token) for row_id, token in leases if row_id > 0 and token]
+    lost.update(int(row_id) for row_id, token in leases if row_id > 0 and not token)
+    for start in range(0, len(pairs), HEARTBEAT_CHUNK):
+        lost |= _heartbeat_chunk(table, pairs[start : start + HEARTBEAT_CHUNK])
+    return lost
+
+
+def _heartbeat_chunk(table: LeasedTable, pairs: list[tuple[int, str]]) -> set[int]:
+    ids = ", ".join(["%s"] * len(pairs))
+    tuples = ", ".join(["(%s, %s)"] * len(pairs))
+    where = f"id IN ({ids}) AND (id, lease_token) IN ({tuples})"
+    params: list[Any] = [row_id for row_id, _ in pairs]
+    params += [value for pair in pairs for value in pair]
+    matched = db.execute(
+        f"UPDATE {table} SET updated_at = {now_sql(db.vendor())} WHERE {where}", params
+    )
+    if matched >= len(pairs):
+        return set()
+    held = {int(row[0]) for row in db.fetchall(f"SELECT id FROM {table} WHERE {where}", params)}
+    return {row_id for row_id, _ in pairs} - held

@@ -86,9 +86,10 @@ def _drop_emulator_databases_at_the_end(django_db_setup: None) -> Iterator[None]
 
 @pytest.fixture(autouse=True)
 def _drives_stay_queued(settings: Any) -> None:
-    # A claim in an in-process test records its drive and leaves it queued: a detached drive
-    # process would read this shell's database settings, not the test databases. Tests that
-    # drive run `manage.py recover`/`drive` or a cluster as subprocesses pointed at them.
+    # A claim in an in-process test records its drive and leaves it queued (nothing steps it):
+    # no test depends on a scheduler it did not start. Tests that drive run the steps in
+    # process, or `manage.py recover`/`drive` or a cluster as subprocesses pointed at the test
+    # databases.
     settings.TERNADMIN_DRIVE_MODE = "manual"
 
 

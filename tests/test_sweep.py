@@ -14,9 +14,9 @@ from django_q.models import Schedule
 
 from applies import brake
 from applies.checks import check_sweep
+from applies.drives.schedule import take_foreground
 from applies.lines import Line
 from applies.models import Apply, Drive, SweepRun
-from applies.recovery import take_drive
 from applies.schedules import SWEEP_SCHEDULE, ensure_schedules
 from applies.states import SETUP_PHASE_STATES, ApplyState
 from applies.sweep import run_sweep
@@ -114,8 +114,8 @@ def test_a_duplicate_delivery_of_a_drive_does_nothing() -> None:
     make_apply(ApplyState.RUNNING)
     run_sweep(owner=OWNER)
     drive = Drive.objects.get()
-    assert take_drive(drive.pk) is not None
-    assert take_drive(drive.pk) is None
+    assert take_foreground(drive.pk, "node-a/1/drive") is not None
+    assert take_foreground(drive.pk, "node-b/2/drive") is None
 
 
 def test_sweep_command_json_dry_run() -> None:

@@ -13,6 +13,7 @@ from applies.classify import Classification, Verdict, annotate_for_classificatio
 from applies.clauses import operation_claim_case
 from applies.db import vendor
 from applies.dbclock import AgeSeconds
+from applies.engines import drives_engine, not_driven_reason
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive, Plan, Task
 from applies.selectors.engine import ResumeState, resume_state
 from applies.states import ApplyState
@@ -58,8 +59,8 @@ def get_apply(apply_id: int) -> Apply | None:
 
 
 def reclaim_possible(apply: Apply, verdict: Classification) -> Possible:
-    if apply.engine not in settings.TERNADMIN_ENGINES:
-        return Possible(False, f"ternadmin has no driver for engine {apply.engine}.")
+    if not drives_engine(apply.engine):
+        return Possible(False, f"{not_driven_reason(apply.engine)}.")
     if verdict.classification is Verdict.CLAIMABLE_NOW:
         # Claimable, but perhaps only by SchemaBot's operator (the reason says why).
         return Possible(verdict.claimed_by == "ternadmin", verdict.reason)

@@ -31,6 +31,7 @@ from applies.claims import ApplyClaim, claim_apply
 from applies.classify import Verdict, classify, duration
 from applies.dbclock import DbNow
 from applies.drives import launch_drive
+from applies.engines import driven_engines, drives_engine, not_driven_reason
 from applies.lines import current_line
 from applies.models import Apply, ApplyControlRequest, ApplyOperation
 from applies.redact import short_token
@@ -178,10 +179,8 @@ def reclaim(
     _require(actor, reason)
     seen = _read(apply_id)
     check_seen(seen, seen_state, seen_token)
-    if seen.engine not in settings.TERNADMIN_ENGINES:
-        raise ActionRefused(
-            f"ternadmin has no driver for engine {seen.engine or '(none)'}", code=Refusal.NO_DRIVER
-        )
+    if not drives_engine(seen.engine):
+        raise ActionRefused(not_driven_reason(seen.engine), code=Refusal.NO_DRIVER)
     operations = ApplyOperation.objects.using(_db()).filter(apply_id=apply_id)
     if len(operations.values_list("pk", flat=True)[:2]) > 1:
         raise ActionRefused(
@@ -191,7 +190,7 @@ def reclaim(
         )
     with _locked(seen):
         check_seen(_read(apply_id, lock=True), seen_state, seen_token)
-        claim = claim_apply(apply_id, console_owner(actor), engines=settings.TERNADMIN_ENGINES)
+        claim = claim_apply(apply_id, console_owner(actor), engines=driven_engines())
         if claim is None:
             raise ActionRefused(_why_not_claimable(apply_id), code=Refusal.NOT_CLAIMABLE)
         token = short_token(claim.lease.token)
