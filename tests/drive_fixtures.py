@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from applies.claims import claim_apply
 from applies.drives import record_drive
@@ -18,7 +19,7 @@ from tests.claim_fixtures import make_apply
 Script = Callable[[int, Lease], Next]  # (apply id, lease) -> what the step says
 
 
-def claimed_drive(state: str = "running", *, on_loops: bool = True, **fields: object) -> Drive:
+def claimed_drive(state: str = "running", *, on_loops: bool = True, **fields: Any) -> Drive:
     """A stale apply in ``state``, claimed by id, and its drive (due now on the loops, or queued
     for a foreground runner)."""
     apply = make_apply(state, **fields)

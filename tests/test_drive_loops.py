@@ -48,7 +48,7 @@ def enqueued() -> list[tuple[int, int]]:
 
 def apply_age(apply_id: int) -> int:
     apply = Apply.objects.using("schemabot").annotate(age=AgeSeconds("updated_at"))
-    return int(apply.get(pk=apply_id).age)  # type: ignore[attr-defined]
+    return int(apply.get(pk=apply_id).age)
 
 
 def test_start_loops_enqueues_each_slot_once_until_its_loop_looks_dead() -> None:
