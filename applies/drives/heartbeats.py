@@ -23,9 +23,11 @@ from dataclasses import dataclass
 
 from django.db import connections
 
+from applies import db
+from applies.dbclock import AgeSeconds
 from applies.drives.schedule import end_drive, running_on_loops
 from applies.leases import heartbeat_many
-from applies.models import Drive
+from applies.models import Apply, Drive
 
 logger = logging.getLogger(__name__)
 Outcome = Drive.Outcome
@@ -56,6 +58,20 @@ def running_leases() -> list[Leases]:
     """The leases of every drive running on the loops."""
     columns = ("pk", "apply_id", "lease_token", "operation_id", "operation_lease_token")
     return [Leases(*row) for row in running_on_loops().values_list(*columns)]
+
+
+def oldest_heartbeat(drives: Iterable[Leases]) -> int | None:
+    """Seconds since the stalest heartbeat (database clock) among the applies these drives
+    still hold; None when they hold none."""
+    held = {d.apply_id: d.token for d in drives}
+    rows = (
+        Apply.objects.using(db.alias())
+        .filter(pk__in=list(held))
+        .annotate(age=AgeSeconds("updated_at"))
+        .values_list("pk", "lease_token", "age")
+    )
+    ages = [int(age) for pk, token, age in rows if held.get(pk) == token]
+    return max(ages, default=None)
 
 
 def beat(drives: Iterable[Leases]) -> list[int]:

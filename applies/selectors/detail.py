@@ -12,7 +12,7 @@ from applies import states
 from applies.classify import Classification, Verdict, annotate_for_classification, classify
 from applies.clauses import operation_claim_case
 from applies.db import vendor
-from applies.dbclock import AgeSeconds
+from applies.dbclock import AgeSeconds, SecondsUntil
 from applies.engines import drives_engine, not_driven_reason
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive, Plan, Task
 from applies.selectors.engine import ResumeState, resume_state
@@ -135,7 +135,11 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         timeline=timeline[:TIMELINE_LIMIT],
         timeline_truncated=len(timeline) > TIMELINE_LIMIT,
         control_requests=requests,
-        drives=list(Drive.objects.filter(apply_id=apply_id).order_by("-started_at")[:DRIVE_LIMIT]),
+        drives=list(
+            Drive.objects.filter(apply_id=apply_id)
+            .annotate(due_in=SecondsUntil("next_due_at"))
+            .order_by("-started_at")[:DRIVE_LIMIT]
+        ),
         reclaim=reclaim_possible(apply, verdict),
         stop=stop_possible(apply, requests),
         start=start_possible(apply, requests),

@@ -23,6 +23,15 @@ def ago(seconds: int | None) -> str:
 
 
 @register.filter
+def due(seconds: float | None) -> str:
+    """When a drive's next step is due: ``now`` once due, ``in 4s`` before; an em dash when
+    nothing is scheduled."""
+    if seconds is None:
+        return "—"
+    return "now" if seconds <= 0.5 else f"in {classify.duration(round(seconds))}"
+
+
+@register.filter
 def state_badge(value: str | None) -> SafeString:
     return SafeString(tables.state_badge(value or ""))
 
