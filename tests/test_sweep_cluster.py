@@ -225,3 +225,32 @@ def test_a_mariadb_restart_mid_drive_is_survived_without_restarting_ternadmin(
         assert bool(apply.lease_owner) == bool(apply.lease_token)
         s = stats[apply.apply_identifier]
         assert (s["branches_created"], s["deploy_requests_created"], s["deploys"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("crash_at", ["create_branch:after", "deploy:after"])
+def test_a_worker_killed_mid_step_loses_nothing(world: Any, tmp_path: Path, crash_at: str) -> None:
+    applies = [fresh_planetscale_apply(world.port) for _ in range(3)]
+    marker = tmp_path / "crashed"
+    # The first worker to reach the point dies there (SIGKILL, mid-step: the engine call went
+    # out, its result was never persisted); the cluster replaces the worker, and the drive is
+    # taken again by a loop that the next sweep pass enqueues once the dead one's slot lapsed.
+    world(TERNADMIN_CRASH_AT=crash_at, TERNADMIN_CRASH_ONCE=str(marker))
+    async_task("applies.tasks.sweep")
+
+    def all_done() -> bool:
+        async_task("applies.tasks.sweep")  # a pass per poll, like the schedule would
+        return all(
+            a.state in TERMINAL_APPLY_STATES
+            for a in Apply.objects.using("schemabot").filter(pk__in=[a.pk for a in applies])
+        )
+
+    wait_for(all_done, 120, "the applies to finish after the crash")
+    assert marker.exists()  # a worker did die mid-step
+    stats = call_stats()
+    for apply in Apply.objects.using("schemabot").filter(pk__in=[a.pk for a in applies]):
+        assert apply.state == "completed", apply.error_message
+        s = stats[apply.apply_identifier]
+        assert (s["branches_created"], s["deploy_requests_created"], s["deploys"]) == (1, 1, 1)
+    assert Counter(Drive.objects.values_list("apply_id", flat=True)) == Counter(
+        {a.pk: 1 for a in applies}
+    )  # resumed by the same drive: never handed back, never claimed again

@@ -62,7 +62,9 @@ def drive_loop(
         loop.run(loop_budget() if budget is None else budget, drivers or Drivers())
     finally:
         handed = slots.hand_over(slot, generation, holder)
-        close_old_connections()
+        # A worker between loops holds no connection: SchemaBot's database sees at most two per
+        # running loop (its steps, its heartbeat), whatever ran on the worker before.
+        connections.close_all()
     logger.info(
         "drive loop %s#%s stopped (%s) after %s steps%s",
         slot,

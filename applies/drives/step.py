@@ -117,6 +117,13 @@ def tell(taken: Taken, result: Settled, written: bool) -> None:
         logger.info(
             "%s: drive ended %s %s: %s", where, result.outcome, result.end_state, result.message
         )
+    elif result.unavailable:
+        logger.warning(
+            "%s: a database refused or lost the connection (%s); next try in %.1fs",
+            where,
+            result.error,
+            result.delay,
+        )
     elif result.error:
         logger.warning(
             "%s failed (%s in a row): %s; next try in %.1fs",

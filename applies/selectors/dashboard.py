@@ -76,10 +76,14 @@ def sweep_health() -> SweepHealth:
     )
     brake = Brake.objects.order_by("pk").first()
     configured = loop_count()
-    loops: list[DriveLoop] = list(
-        DriveLoop.objects.filter(slot__lt=configured)
-        .annotate(alive_for=SecondsUntil("alive_until"))
-        .order_by("slot")
+    loops: list[DriveLoop] = (
+        list(
+            DriveLoop.objects.filter(slot__lt=configured)
+            .annotate(alive_for=SecondsUntil("alive_until"))
+            .order_by("slot")
+        )
+        if configured
+        else []
     )
     overdue = settings.TERNADMIN_SWEEP_OVERDUE_SECONDS
     return SweepHealth(runs, brake, drives, overdue, loops, configured)
