@@ -92,8 +92,9 @@ def heartbeat_many(table: LeasedTable, leases: Sequence[tuple[int, str]]) -> set
     return the ids whose row no longer carries that token (those leases are lost).
 
     One ``UPDATE … WHERE id IN (…) AND (id, lease_token) IN (…)`` per few hundred rows, however
-    many applies are in flight: the ``id IN`` list keeps it on the primary key, the pairs make
-    it the same guard as a single heartbeat. Fewer matched rows than pairs: the ids still
+    many applies are in flight: the pairs make it the same guard as a single heartbeat, and the
+    ``id IN`` list keeps it on the primary key everywhere (MariaDB range-scans the key for the
+    pairs alone; SQLite would scan the table). Fewer matched rows than pairs: the ids still
     carrying their token are read back to tell which were lost.
     """
     lost: set[int] = set()

@@ -47,12 +47,6 @@ def apply_lease(drive: Drive) -> Lease:
     return Lease("applies", drive.apply_id, drive.lease_token, drive.owner)
 
 
-def operation_lease(drive: Drive) -> Lease | None:
-    if drive.operation_id is None or not drive.operation_lease_token:
-        return None
-    return Lease("apply_operations", drive.operation_id, drive.operation_lease_token, drive.owner)
-
-
 def step_once(taken: Taken, drivers: Drivers) -> Settled:
     """Run one step, record its outcome on the drive's row, and tell; returns the outcome."""
     result = run_step(taken.drive, drivers)
