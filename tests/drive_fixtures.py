@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,7 @@ from applies.drives import record_drive
 from applies.engines import Drivers
 from applies.engines.base import Driver, Next
 from applies.leases import Lease
-from applies.models import Apply, Drive
+from applies.models import Drive
 from tests.claim_fixtures import make_apply
 
 Script = Callable[[int, Lease], Next]  # (apply id, lease) -> what the step says
@@ -83,14 +82,3 @@ def raising(error: BaseException) -> Script:
 
 def drive_row(drive: Drive) -> Drive:
     return Drive.objects.get(pk=drive.pk)
-
-
-def applies_of(drives: Iterable[Drive]) -> list[Apply]:
-    return list(Apply.objects.using("schemabot").filter(pk__in=[d.apply_id for d in drives]))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)

@@ -17,7 +17,7 @@ from applies.dbclock import AgeSeconds, PreciseNow, SecondsUntil
 from applies.drives import record_drive
 from applies.drives.foreground import run_foreground
 from applies.drives.heartbeats import Leases, beat, running_leases
-from applies.drives.schedule import Settled, Taken, settle, take_due
+from applies.drives.schedule import Settled, settle, take_due
 from applies.drives.step import backoff, step_once
 from applies.engines import Drivers
 from applies.engines.base import failed, finished, handed_back, lease_lost, poll_after, run_now
@@ -280,10 +280,3 @@ def test_a_foreground_drive_runs_its_steps_to_the_end() -> None:
     assert ended is not None and (ended.outcome, ended.steps) == (Outcome.COMPLETED, 3)
     assert [apply_id for apply_id, _ in factory.steps] == [drive.apply_id] * 3
     assert run_foreground(drive.pk, factory.drivers()) is None  # ended: nothing to take
-
-
-def test_taken_is_the_row_as_taken() -> None:
-    drive = claimed_drive()
-    taken = take_due("loop-a")
-    assert isinstance(taken, Taken) and taken.drive.held_by == "loop-a" and taken.step == 1
-    assert drive.steps == 0

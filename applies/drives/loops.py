@@ -120,7 +120,10 @@ class Loop:
                 self._unavailable = 0
         except Exception as exc:  # ternadmin's own database: wait, then carry on
             logger.warning("drive loop %s: %s: %s", self.slot, type(exc).__name__, exc)
-            self._back_off() if db.unavailable(exc) else self.stop.wait(IDLE_SECONDS)
+            if db.unavailable(exc):
+                self._back_off()
+            else:
+                self.stop.wait(IDLE_SECONDS)
         finally:
             self.current = None
             close_old_connections()
