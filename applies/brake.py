@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from applies.classify import Classification, Verdict
 from applies.clauses import Clause
+from applies.engines import drives_engine
 from applies.lines import current_line
 from applies.models import Brake
 
@@ -49,9 +50,7 @@ def census(classified: list[Classification]) -> tuple[int, int]:
     operator (other engines, multi-operation rollouts) never start a drive here, so they
     cannot start a storm either."""
     line = current_line()
-    driven = [
-        c for c in classified if c.engine in settings.TERNADMIN_ENGINES and line.claimable(c.state)
-    ]
+    driven = [c for c in classified if drives_engine(c.engine) and line.claimable(c.state)]
     stale = sum(
         1
         for c in driven

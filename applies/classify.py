@@ -32,6 +32,7 @@ from applies import db, states
 from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, apply_clause_case, several_operations_sql
 from applies.dbclock import AgeSeconds
 from applies.durations import duration
+from applies.engines.driven import not_driven_reason
 from applies.lines import Line, current_line
 from applies.models import Apply, ApplyControlRequest
 from applies.states import ApplyState, Story
@@ -105,8 +106,9 @@ def annotate_for_classification(queryset: QuerySet[Apply]) -> QuerySet[Apply]:
 
 def not_driven_because(engine: str, several_operations: bool) -> str:
     """Why ternadmin leaves an apply to SchemaBot's operator ("" when ternadmin drives it)."""
-    if engine not in settings.TERNADMIN_ENGINES:
-        return f"ternadmin does not drive {engine or 'an unnamed engine'}"
+    reason = not_driven_reason(engine)
+    if reason:
+        return reason
     if several_operations:
         return "ternadmin does not drive multi-operation applies"
     return ""

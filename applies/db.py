@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 
@@ -66,3 +66,23 @@ def quoted(values: Iterable[str]) -> str:
         if not value.replace("_", "").isalnum():
             raise ValueError(f"not a state-like constant: {value!r}")
     return ", ".join(f"'{value}'" for value in values)
+
+
+# MySQL/MariaDB client and server errors that mean "no usable connection right now": too many
+# connections (1040), per-user limits (1203, 1226), the server shutting down or the connection
+# killed (1053, 1927, 4031), cannot connect (2002, 2003), gone away or lost (2006, 2013).
+UNAVAILABLE_ERRORS = frozenset({1040, 1053, 1203, 1226, 1927, 2002, 2003, 2006, 2013, 4031})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says a database refused or lost the connection (or, on SQLite, stayed
+    locked): a condition to wait out and retry, never a reason to give up on a drive."""
+    if isinstance(exc, InterfaceError):
+        return True  # a connection that is already closed
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    code = cause.args[0] if cause.args else None
+    if isinstance(code, int):
+        return code in UNAVAILABLE_ERRORS
+    return "database is locked" in str(exc)

@@ -71,6 +71,52 @@ class SecondsAgo(_ClockExpression):
         return seconds_ago_sql(vendor, self.seconds)
 
 
+def precise_now_sql(vendor: str, plus_seconds: float = 0.0) -> str:
+    """The database's ``NOW()`` plus ``plus_seconds``, to the millisecond or better, as SQL text
+    (for ternadmin's own schedules: a drive due in 0.1 s must not wait a whole second)."""
+    micros = round(float(plus_seconds) * 1_000_000)
+    if vendor == "sqlite":
+        return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '{micros / 1_000_000:+.6f} seconds')"
+    return f"(NOW(6) + INTERVAL {micros} MICROSECOND)"
+
+
+class PreciseNow(_ClockExpression):
+    """``NOW()`` plus ``seconds`` on the database, sub-second (``precise_now_sql``)."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = float(seconds)
+        super().__init__()
+
+    def clock_sql(self, vendor: str) -> str:
+        return precise_now_sql(vendor, self.seconds)
+
+
+class SecondsUntil(models.Func):
+    """Seconds (fractional) from the database's ``NOW()`` to a timestamp column: negative once
+    it has passed, NULL when the column is."""
+
+    output_field = models.FloatField()
+
+    def __init__(self, column: str) -> None:
+        super().__init__(models.F(column))
+
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, list[Any]]:
+        column_sql, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "sqlite":
+            sql = f"((julianday({column_sql}) - julianday('now')) * 86400.0)"
+        else:
+            sql = f"(TIMESTAMPDIFF(MICROSECOND, NOW(6), {column_sql}) / 1000000.0)"
+        return sql, list(params)
+
+
 def database_now(using: str) -> datetime:
     """Read the current time from the database named ``using`` (an aware UTC datetime)."""
     connection = connections[using]

@@ -11,6 +11,7 @@ setting it to the database's ``NOW()``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -77,3 +78,40 @@ def guarded_update(lease: Lease, assignments: dict[str, Any], *, heartbeat: bool
 def heartbeat(lease: Lease) -> None:
     """Refresh the row's heartbeat by the database clock; ``LeaseLost`` if no longer ours."""
     guarded_update(lease, {}, heartbeat=True)
+
+
+# Rows per heartbeat statement: a few hundred (id, token) pairs keep one statement short.
+HEARTBEAT_CHUNK = 500
+
+
+def heartbeat_many(table: LeasedTable, leases: Sequence[tuple[int, str]]) -> set[int]:
+    """Refresh the heartbeat of every ``(row id, token)`` at once, by the database clock, and
+    return the ids whose row no longer carries that token (those leases are lost).
+
+    One ``UPDATE … WHERE id IN (…) AND (id, lease_token) IN (…)`` per few hundred rows, however
+    many applies are in flight: the pairs make it the same guard as a single heartbeat, and the
+    ``id IN`` list keeps it on the primary key everywhere (MariaDB range-scans the key for the
+    pairs alone; SQLite would scan the table). Fewer matched rows than pairs: the ids still
+    carrying their token are read back to tell which were lost.
+    """
+    lost: set[int] = set()
+    pairs = [(int(row_id), token) for row_id, token in leases if row_id > 0 and token]
+    lost.update(int(row_id) for row_id, token in leases if row_id > 0 and not token)
+    for start in range(0, len(pairs), HEARTBEAT_CHUNK):
+        lost |= _heartbeat_chunk(table, pairs[start : start + HEARTBEAT_CHUNK])
+    return lost
+
+
+def _heartbeat_chunk(table: LeasedTable, pairs: list[tuple[int, str]]) -> set[int]:
+    ids = ", ".join(["%s"] * len(pairs))
+    tuples = ", ".join(["(%s, %s)"] * len(pairs))
+    where = f"id IN ({ids}) AND (id, lease_token) IN ({tuples})"
+    params: list[Any] = [row_id for row_id, _ in pairs]
+    params += [value for pair in pairs for value in pair]
+    matched = db.execute(
+        f"UPDATE {table} SET updated_at = {now_sql(db.vendor())} WHERE {where}", params
+    )
+    if matched >= len(pairs):
+        return set()
+    held = {int(row[0]) for row in db.fetchall(f"SELECT id FROM {table} WHERE {where}", params)}
+    return {row_id for row_id, _ in pairs} - held

@@ -18,7 +18,10 @@ from prometheus_client.registry import Collector
 
 from applies import brake
 from applies.classify import live
-from applies.models import Drive, SweepRun
+from applies.dbclock import PreciseNow
+from applies.drives.heartbeats import oldest_heartbeat, running_leases
+from applies.drives.slots import loop_count
+from applies.models import Drive, DriveLoop, SweepRun
 
 
 class TernadminCollector(Collector):
@@ -26,6 +29,7 @@ class TernadminCollector(Collector):
         yield from self._applies()
         yield from self._sweep()
         yield from self._drives()
+        yield from self._loops()
         engaged = GaugeMetricFamily(
             "ternadmin_brake_engaged", "1 while the mass-staleness brake stops reclaim."
         )
@@ -100,3 +104,34 @@ class TernadminCollector(Collector):
         for row in rows:
             drives.add_metric([row["trigger"], row["outcome"]], row["n"])
         yield drives
+
+    def _loops(self) -> Iterator[Metric]:
+        loops = GaugeMetricFamily(
+            "ternadmin_drive_loops",
+            "Drive loops: configured (TERNADMIN_DRIVE_LOOPS) and running (proved alive within "
+            "their last three heartbeats).",
+            labels=["state"],
+        )
+        configured = loop_count()
+        alive = (
+            DriveLoop.objects.filter(slot__lt=configured, alive_until__gte=PreciseNow())
+            .exclude(holder="")
+            .count()
+        )
+        loops.add_metric(["configured"], configured)
+        loops.add_metric(["running"], alive)
+        yield loops
+        leases = running_leases()
+        running = GaugeMetricFamily(
+            "ternadmin_drives_running", "Drives the loops are running now (one row each)."
+        )
+        running.add_metric([], len(leases))
+        yield running
+        oldest = GaugeMetricFamily(
+            "ternadmin_driven_oldest_heartbeat_seconds",
+            "The oldest heartbeat, by the database clock, among the applies the drive loops "
+            "hold; it should stay below TERNADMIN_HEARTBEAT_SECONDS plus a poll.",
+        )
+        age = oldest_heartbeat(leases) if leases else None
+        oldest.add_metric([], float(age) if age is not None else 0.0)
+        yield oldest

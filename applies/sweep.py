@@ -1,11 +1,13 @@
 """The reclaim sweep: one bounded pass that turns "wedged after a crash" into "recovered".
 
-``run_sweep()`` is a dumb bounded loop around ``sweep_once()`` (claim one unit, hand it to a
-drive). A pass: expire retries that ran out; check the mass-staleness brake; claim stale work
-through the same claim functions SchemaBot's operator uses (apply-level, or operation-level
-like ``operator_claim_operations``), only for engines ternadmin drives; start a drive for each
-claim; stop at the row limit or the time budget. Correct under overlap (django-q2 delivers at
-least once, two clusters may sweep at once): the claim's row lock and lease are the guarantee.
+``run_sweep()`` is a dumb bounded loop around ``sweep_once()`` (claim one unit, record its
+drive). A pass: make sure the drive loops run (``applies.drives.slots``: a loop whose worker was
+killed is enqueued again); expire retries that ran out; check the mass-staleness brake; claim
+stale work through the same claim functions SchemaBot's operator uses (apply-level, or
+operation-level like ``operator_claim_operations``), only for engines ternadmin drives
+(``applies.engines``); record a drive for each claim, which the loops step; stop at the row
+limit or the time budget. Correct under overlap (django-q2 delivers at least once, two clusters
+may sweep at once): the claim's row lock and lease are the guarantee.
 
 ``dry_run`` writes nothing and takes no lock that outlives its statement: it reports what a
 pass would claim from ``classify`` (the same SQL clauses the claims lock rows with).
@@ -26,6 +28,8 @@ from applies import brake
 from applies.claims import ApplyClaim, find_next_apply_claim
 from applies.classify import Classification, Verdict, live
 from applies.drives import launch_drive
+from applies.drives.slots import start_loops
+from applies.engines import driven_engines
 from applies.expiry import expire_retryable
 from applies.models import SweepRun
 from applies.operation_claims import claim_through_operation
@@ -51,6 +55,7 @@ class SweepReport:
     claimed: list[ClaimedUnit] = field(default_factory=list)
     would_claim: list[ClaimedUnit] = field(default_factory=list)
     expired_retryable: list[dict[str, Any]] = field(default_factory=list)
+    loops_started: list[int] = field(default_factory=list)  # drive-loop slots (re)enqueued
     skipped: list[dict[str, Any]] = field(default_factory=list)
     wedged: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -88,6 +93,8 @@ def run_sweep(
     operations = (
         settings.TERNADMIN_CLAIM_OPERATIONS if claim_operations is None else claim_operations
     )
+    if not dry_run:
+        _start_loops(report)
     try:
         _expire(report, dry_run)
         classified = live()
@@ -125,7 +132,7 @@ def sweep_once(report: SweepReport, *, owner: str, operations: bool) -> bool:
     )
     report.claimed.append(unit)
     try:
-        launch_drive(claim, trigger="sweep")
+        launch_drive(claim, trigger="sweep", start_loops=False)  # this pass started them
     except Exception as exc:  # recorded; the claim goes stale and a later pass retries it
         report.errors.append(f"apply {apply.pk}: drive not started: {type(exc).__name__}: {exc}")
     return True
@@ -140,13 +147,22 @@ def _claim_one(owner: str, operations: bool, taken: set[int]) -> tuple[ApplyClai
     drive (``claims``: ``engines``), so SchemaBot's own operator keeps it.
     Apply mode: the apply-level clauses, never an apply this pass already took.
     """
-    engines = settings.TERNADMIN_ENGINES
+    engines = driven_engines()
+    if not engines:
+        return None, "apply"  # no filter would mean every engine: claim nothing instead
     if not operations:
         return find_next_apply_claim(owner, engines=engines, skip=taken), "apply"
     stop = find_next_stop_reconciliation(owner, engines=engines)
     if stop is not None:
         return stop, "stop_reconciliation"
     return claim_through_operation(owner, engines=engines), "operation"
+
+
+def _start_loops(report: SweepReport) -> None:
+    try:
+        report.loops_started = start_loops()
+    except Exception as exc:  # the claims still run; their drives wait for the next pass
+        report.errors.append(f"drive loops: {type(exc).__name__}: {exc}")
 
 
 def _expire(report: SweepReport, dry_run: bool) -> None:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
 from applies.owners import owner_id
-
-MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
 
 def sweep(**options: Any) -> dict[str, Any]:
@@ -21,19 +14,8 @@ def sweep(**options: Any) -> dict[str, Any]:
     return run_sweep(owner=owner_id("sweep"), **options).summary()
 
 
-def start_drive(drive_id: int) -> int:
-    """Start ``manage.py drive <id>`` detached and return at once.
+def drive_loop(slot: int, generation: int) -> dict[str, Any]:
+    """One generation of a drive loop (``applies.drives.loops``)."""
+    from applies.drives.loops import drive_loop as run_loop
 
-    The drive outlives this task (and django-q2's ``timeout``); it is its own session, so a
-    cluster shutdown does not take it down mid-step. A redelivered task starts a process that
-    finds the drive taken and exits.
-    """
-    process = subprocess.Popen(
-        [sys.executable, str(MANAGE), "drive", str(drive_id)],
-        cwd=settings.BASE_DIR,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    return process.pid
+    return run_loop(slot, generation)

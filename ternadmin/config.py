@@ -126,6 +126,24 @@ def env_redis_url(environ: Mapping[str, str], name: str) -> str:
     return url
 
 
+def env_drive_loops(environ: Mapping[str, str], name: str, *, workers: int, needed: bool) -> int:
+    """How many drive loops run: by default every worker but one, which stays free for the sweep
+    (and for a loop's successor); more than that is refused."""
+    most = workers - 1
+    if needed and most < 1:
+        raise ImproperlyConfigured(
+            f"TERNADMIN_Q_WORKERS={workers} leaves no worker for the drive loops (one stays free "
+            "for the sweep): set it to 2 or more."
+        )
+    value = env_int(environ, name, default=max(most, 1), minimum=1, maximum=63)
+    if needed and value > most:
+        raise ImproperlyConfigured(
+            f"{name}={value} must be at most {most}: TERNADMIN_Q_WORKERS={workers} less one "
+            "worker kept free for the sweep."
+        )
+    return value
+
+
 def usable_directory(path: Path, name: str) -> Path:
     """``path``, created if missing; refused unless ternadmin can write files there."""
     try:

@@ -158,11 +158,24 @@ TERNADMIN_RETRY_FRESHNESS_SECONDS = config.env_int(
     maximum=30 * DAY,
 )
 
-# --- Sweep and drives -------------------------------------------------------------------------
-# "process": each drive runs in its own detached process (applies.drives); "inline": in the
-# claimer's process; "manual": recorded and left queued for `manage.py drive <id>`.
+# --- Scheduler, sweep and drives ----------------------------------------------------------------
+# django-q2's workers: the sweep and the drive loops run on them (applies.drives).
+Q_WORKERS = config.env_int(ENV, "TERNADMIN_Q_WORKERS", default=2, minimum=1, maximum=64)
+Q_TIMEOUT = config.env_int(ENV, "TERNADMIN_Q_TIMEOUT", default=300, minimum=1, maximum=DAY)
+# "loops": drives are rows the drive loops step on the scheduler's workers (applies.drives);
+# "inline": each runs to its end in the claimer's process; "manual": recorded and left queued
+# for `manage.py drive <id>`.
 TERNADMIN_DRIVE_MODE = config.env_choice(
-    ENV, "TERNADMIN_DRIVE_MODE", ("process", "inline", "manual"), default="process"
+    ENV, "TERNADMIN_DRIVE_MODE", ("loops", "inline", "manual"), default="loops"
+)
+# How many drive loops run at once, over all nodes: at most the workers less one for the sweep.
+TERNADMIN_DRIVE_LOOPS = config.env_drive_loops(
+    ENV, "TERNADMIN_DRIVE_LOOPS", workers=Q_WORKERS, needed=TERNADMIN_DRIVE_MODE == "loops"
+)
+# A drive whose steps fail this many times in a row gives up (the apply goes stale and is
+# claimed again); a database refusing connections never counts.
+TERNADMIN_DRIVE_MAX_ERRORS = config.env_int(
+    ENV, "TERNADMIN_DRIVE_MAX_ERRORS", default=5, minimum=1, maximum=100
 )
 TERNADMIN_HEARTBEAT_SECONDS = config.env_int(
     ENV, "TERNADMIN_HEARTBEAT_SECONDS", default=10, minimum=1, maximum=HOUR
@@ -331,14 +344,14 @@ WHITENOISE_AUTOREFRESH = DEMO_MODE
 
 # --- Scheduler (django-q2) ---------------------------------------------------------------------
 # The ORM broker on ``default`` by default; TERNADMIN_REDIS_URL switches to Redis for several
-# nodes. Tasks are short (a sweep pass, starting a detached drive), so timeout < retry holds
-# with room; drives never run under this timeout (applies.drives).
+# nodes (all on one broker and one ternadmin database). A sweep pass is short; a drive loop
+# hands over at half the timeout, so no task outlives it, and timeout < retry holds.
 _redis_url = config.env_redis_url(ENV, "TERNADMIN_REDIS_URL")
 Q_CLUSTER: dict[str, object] = {
     "name": config.env_str(ENV, "TERNADMIN_Q_NAME", "ternadmin"),
     **({"redis": _redis_url} if _redis_url else {"orm": "default"}),
-    "workers": config.env_int(ENV, "TERNADMIN_Q_WORKERS", default=2, minimum=1, maximum=64),
-    "timeout": config.env_int(ENV, "TERNADMIN_Q_TIMEOUT", default=300, minimum=1, maximum=DAY),
+    "workers": Q_WORKERS,
+    "timeout": Q_TIMEOUT,
     "retry": config.env_int(ENV, "TERNADMIN_Q_RETRY", default=360, minimum=2, maximum=DAY),
     "catch_up": False,
     "save_limit": 250,

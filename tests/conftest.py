@@ -2,8 +2,9 @@
 
 The suite runs twice (see ``bin/test``): with both databases on MariaDB, and on the embedded
 SQLite default with ``-m "not mariadb"``. A test marked ``mariadb`` needs the Django databases
-to be MariaDB/MySQL: elsewhere it is skipped with the reason, except under CI, where a
-MariaDB test that cannot run is a failure.
+to be MariaDB/MySQL, one marked ``redis`` a Redis server (``TERNADMIN_TEST_REDIS_URL``):
+elsewhere it is skipped with the reason, except under CI, where a test that cannot run is a
+failure.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connections
 
@@ -25,6 +27,7 @@ SCHEMABOT_DDL_DIR = Path(
     os.environ.get("TERNADMIN_SCHEMABOT_DDL_DIR", REPO_ROOT.parent / "shared" / "schemabot-schema")
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REDIS_URL = os.environ.get("TERNADMIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def schemabot_on_mariadb() -> bool:
@@ -32,15 +35,26 @@ def schemabot_on_mariadb() -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("mariadb") is None or schemabot_on_mariadb():
-        return
-    reason = (
-        "needs MariaDB: set TERNADMIN_DATABASE_URL and SCHEMABOT_DATABASE_URL to mysql:// URLs "
-        "(bin/test does)"
-    )
+    if item.get_closest_marker("mariadb") is not None and not schemabot_on_mariadb():
+        _cannot_run(
+            "needs MariaDB: set TERNADMIN_DATABASE_URL and SCHEMABOT_DATABASE_URL to mysql:// "
+            "URLs (bin/test does)"
+        )
+    if item.get_closest_marker("redis") is not None and not redis_answers():
+        _cannot_run(f"needs Redis at {REDIS_URL} (TERNADMIN_TEST_REDIS_URL; bin/test starts it)")
+
+
+def _cannot_run(reason: str) -> None:
     if IN_CI:
-        pytest.fail(f"{reason}; under CI a MariaDB test never skips", pytrace=False)
+        pytest.fail(f"{reason}; under CI such a test never skips", pytrace=False)
     pytest.skip(reason)
+
+
+def redis_answers() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
 
 
 @pytest.fixture
@@ -86,9 +100,10 @@ def _drop_emulator_databases_at_the_end(django_db_setup: None) -> Iterator[None]
 
 @pytest.fixture(autouse=True)
 def _drives_stay_queued(settings: Any) -> None:
-    # A claim in an in-process test records its drive and leaves it queued: a detached drive
-    # process would read this shell's database settings, not the test databases. Tests that
-    # drive run `manage.py recover`/`drive` or a cluster as subprocesses pointed at them.
+    # A claim in an in-process test records its drive and leaves it queued (nothing steps it):
+    # no test depends on a scheduler it did not start. Tests that drive run the steps in
+    # process, or `manage.py recover`/`drive` or a cluster as subprocesses pointed at the test
+    # databases.
     settings.TERNADMIN_DRIVE_MODE = "manual"
 
 

@@ -2,17 +2,22 @@
 
 Drives, claimers and clusters started by a test must read the ``test_*`` databases pytest-django
 created, not whatever this shell points at; ``process_env`` says so, and ``engine_env`` adds the
-LocalScale emulator and short windows. ``serve_emulator`` runs ``manage.py localscale serve``.
+LocalScale emulator and short windows. ``serve_emulator`` runs ``manage.py localscale serve``;
+``start_cluster`` a scheduler (``manage.py qcluster``) in a process group of its own, which
+``stop_group`` stops as an operator would and ``kill_group`` kills outright.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from django.conf import settings
@@ -72,6 +77,71 @@ def engine_settings(port: int, *, stale_after: int = 2) -> dict[str, str]:
         "TERNADMIN_ENGINE_POLL_SECONDS": "0.1",
         "TERNADMIN_LOG_LEVEL": "WARNING",
     }
+
+
+# A cluster for tests: loops hand over every 10 s (half the timeout), so a test sees several
+# generations; a lost loop is re-enqueued after 5 s + three heartbeats.
+CLUSTER_SETTINGS = {
+    "TERNADMIN_Q_TIMEOUT": "20",
+    "TERNADMIN_Q_RETRY": "30",
+    "TERNADMIN_SWEEP_TIME_BUDGET_SECONDS": "5",
+}
+
+
+@dataclass
+class Group:
+    """A process started as the leader of a process group of its own, its output in a file."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def start_group(args: list[str], environ: dict[str, str], log: Path) -> Group:
+    """``manage.py <args>`` with exactly ``environ``, leading a process group of its own, its
+    output (both streams) in ``log`` (a pipe nobody reads would block it)."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Group(process, log)
+
+
+def start_cluster(environ: dict[str, str], log: Path) -> Group:
+    """``manage.py qcluster`` with ``environ`` (``CLUSTER_SETTINGS`` unless it says otherwise):
+    its sentinel and workers are in its process group."""
+    return start_group(["qcluster"], {**CLUSTER_SETTINGS, **environ}, log)
+
+
+def stop_group(group: Group, timeout: float = 30) -> None:
+    """Stop a process group as Ctrl-C would (SIGINT to every member: a drive loop ends after
+    its step at hand and hands over), then kill what is left."""
+    if group.alive():
+        _signal_group(group, signal.SIGINT)
+        with suppress(subprocess.TimeoutExpired):
+            group.process.wait(timeout=timeout)
+    kill_group(group)
+
+
+def kill_group(group: Group) -> None:
+    """SIGKILL every process of the group, as when a node dies."""
+    _signal_group(group, signal.SIGKILL)
+    group.process.wait()
+
+
+def _signal_group(group: Group, signum: signal.Signals) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(group.process.pid, signum)
 
 
 def process_env(**overrides: str) -> dict[str, str]:

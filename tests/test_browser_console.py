@@ -2,8 +2,8 @@
 
 The stuck apply is made the way it happens in production: a driver (``manage.py recover``)
 is killed just before it creates the deploy request, and its heartbeat goes stale. The
-operator then finds it on the dashboard, reclaims it, and watches the recovery drive (a real
-detached ``manage.py drive`` process, talking to the LocalScale emulator) finish it.
+operator then finds it on the dashboard, reclaims it, and watches the recovery drive (stepped
+by the drive loops of a real scheduler, talking to the LocalScale emulator) finish it.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connections
+from django_q.models import Schedule
 from playwright.sync_api import Page, expect, sync_playwright
 
 from applies.models import Apply, ApplyLog
@@ -29,9 +31,10 @@ from tests.console_fixtures import PASSWORD, user_in
 from tests.helpers import REPO_ROOT
 from tests.live_processes import (
     engine_env,
-    engine_settings,
     fresh_planetscale_apply,
     serve_emulator,
+    start_cluster,
+    stop_group,
 )
 
 pytestmark = [
@@ -53,17 +56,23 @@ def emulator() -> Iterator[int]:
 
 
 @pytest.fixture
-def console(settings: Any, emulator: int, monkeypatch: pytest.MonkeyPatch) -> int:
-    """The live server's settings, and the environment its detached drives inherit."""
-    for name, value in engine_settings(emulator, stale_after=STALE_AFTER).items():
-        monkeypatch.setenv(name, value)
-    settings.TERNADMIN_DRIVE_MODE = "process"
+def console(settings: Any, emulator: int, tmp_path: Path) -> Iterator[int]:
+    """The live server's settings, and a scheduler whose drive loops step what it claims. The
+    sweep's schedule is removed first: the operator, not the sweep, reclaims here."""
+    Schedule.objects.all().delete()
+    settings.TERNADMIN_DRIVE_MODE = "loops"
+    settings.TERNADMIN_HEARTBEAT_SECONDS = 1
     settings.TERNADMIN_STALE_AFTER_SECONDS = STALE_AFTER
     settings.TERNADMIN_CONSOLE_REFRESH_SECONDS = 1
     settings.PLANETSCALE_API_URL = f"http://127.0.0.1:{emulator}"
     settings.PLANETSCALE_SERVICE_TOKEN_ID = "test"
     settings.PLANETSCALE_SERVICE_TOKEN = "test-secret"
-    return emulator
+    cluster = start_cluster(
+        engine_env(emulator, TERNADMIN_STALE_AFTER_SECONDS=str(STALE_AFTER)),
+        tmp_path / "cluster.log",
+    )
+    yield emulator
+    stop_group(cluster)
 
 
 def crashed_apply(port: int) -> Apply:

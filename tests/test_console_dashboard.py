@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from applies import selectors
-from applies.models import Brake, Drive, SweepRun, Task
+from applies.dbclock import PreciseNow
+from applies.models import Brake, Drive, DriveLoop, SweepRun, Task
 from applies.roles import Role
 from applies.states import ApplyState
 from tests.claim_fixtures import FRESH, STALE, make_apply
@@ -135,6 +136,40 @@ def test_sweep_health_brake_and_recent_recoveries(viewer: Client) -> None:
     html = viewer.get("/").content.decode()
     assert "Brake engaged" in html and "42 applies went stale at once" in html
     assert apply.apply_identifier in html and "t" * 36 not in html
+
+
+def test_recent_recoveries_show_each_drive_s_schedule_and_the_drive_loops(
+    viewer: Client, settings: Any
+) -> None:
+    settings.TERNADMIN_DRIVE_MODE = "loops"
+    settings.TERNADMIN_DRIVE_LOOPS = 2
+    apply = make_apply(A.RUNNING)
+    Drive.objects.create(
+        apply_id=apply.pk,
+        apply_identifier=apply.apply_identifier,
+        owner="node-a/1/sweep",
+        lease_token="t" * 36,
+        trigger="sweep",
+        claimed_state=A.RUNNING,
+        outcome=Drive.Outcome.RUNNING,
+        steps=17,
+        next_due_at=PreciseNow(90),
+        consecutive_errors=2,
+        last_error="EngineUnavailable: 503 from https://user:hunter2@api.example/v1",
+    )
+    DriveLoop.objects.create(
+        slot=0, generation=4, holder="node-a/77/loop-0#4", alive_until=PreciseNow(30), steps=9
+    )
+    DriveLoop.objects.create(slot=1, generation=2, holder="", alive_until=PreciseNow(-5))
+
+    html = viewer.get("/").content.decode()
+
+    row = html[html.index('id="recent-drives"') :]
+    assert '<td class="num">17</td>' in row and "in 1m" in row
+    assert "2 errors in a row: EngineUnavailable: 503" in row and "hunter2" not in row
+    loops = html[html.index('id="drive-loops"') :]
+    assert "(1 of 2 running)" in html and "node-a/77/loop-0#4" in loops
+    assert "alive" in loops and "not running" in loops
 
 
 def test_an_old_last_pass_is_overdue(settings: object) -> None:

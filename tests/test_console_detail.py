@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 
 from applies import selectors
+from applies.dbclock import PreciseNow
 from applies.engines.planetscale.types import DeployRequest
-from applies.models import ApplyOperation, Task
+from applies.models import ApplyOperation, Drive, Task
 from applies.roles import Role
 from applies.states import ApplyState
 from tests.claim_fixtures import STALE, make_apply, operation_of
@@ -135,3 +136,26 @@ def test_partial_and_query_count(viewer: Client, django_assert_max_num_queries: 
     ):
         response = viewer.get(f"/applies/{apply.pk}/?partial=1")
     assert response.status_code == 200 and "<html" not in response.content.decode()
+
+
+def test_detail_shows_each_drive_s_steps_next_step_and_last_error(viewer: Client) -> None:
+    apply = stuck_apply()
+    Drive.objects.create(
+        apply_id=apply.pk,
+        apply_identifier=apply.apply_identifier,
+        owner="node-a/1/sweep",
+        lease_token="d" * 36,
+        trigger="sweep",
+        claimed_state=A.CREATING_DEPLOY_REQUEST,
+        outcome=Drive.Outcome.RUNNING,
+        steps=41,
+        next_due_at=PreciseNow(-1),
+        held_by="node-b/9/loop-1#3",
+        consecutive_errors=1,
+        last_error="EngineUnavailable: token=s3cret refused",
+    )
+    html = viewer.get(f"/applies/{apply.pk}/").content.decode()
+    drives = html[html.index("Recovery drives") :]
+    assert '<td class="num">41</td>' in drives
+    assert "now" in drives and "stepping: node-b/9/loop-1#3" in drives
+    assert "1 in a row: EngineUnavailable" in drives and "s3cret" not in drives

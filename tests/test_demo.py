@@ -364,3 +364,28 @@ def test_attach_mode_refuses_entirely(settings: Any, option: str | None) -> None
     with pytest.raises(CommandError, match="attach"):
         seed_demo(**({option: True} if option else {}))
     assert all(count == 0 for count in row_counts().values())
+
+
+def test_fresh_applies_at_once_each_on_a_database_of_its_own() -> None:
+    out = io.StringIO()
+    call_command("seed_demo", fresh_apply="planetscale", count=3, stdout=out)
+
+    ids = [int(line) for line in out.getvalue().split()]
+    applies = Apply.objects.using("schemabot").filter(pk__in=ids)
+    assert len(ids) == 3 and applies.count() == 3
+    assert {a.state for a in applies} == {ApplyState.PENDING}
+    assert len({a.database_name for a in applies}) == 3
+    assert Task.objects.using("schemabot").filter(apply_id__in=ids).count() == 3 * 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"fresh_apply": "planetscale", "count": 0}, "--count must be between 1 and"),
+        ({"count": 5}, "--count goes with --fresh-apply"),
+    ],
+)
+def test_a_bad_count_is_refused_and_creates_nothing(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        call_command("seed_demo", **options)
+    assert not Apply.objects.using("schemabot").exists()

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from pytest_django import Settings
 
-from applies.engines import driven_engines, driver_for
+from applies.engines import Drivers, driven_engines, drives_engine, not_driven_reason
 from applies.engines.base import CorruptResumeState, EngineConflict, EngineNotFound, EngineRejected
 from applies.engines.config import env_engines, env_float, env_http_url
 from applies.engines.planetscale.metadata import PlanetScaleMetadata
@@ -20,7 +20,6 @@ from applies.engines.planetscale.types import (
     engine_state,
     is_open,
 )
-from applies.models import Apply
 from applies.recovery.planetscale import PlanetScaleDriver
 from applies.states import APPLY_STATES, ApplyState
 
@@ -232,7 +231,10 @@ def test_not_found_and_conflict_are_rejections_with_a_status() -> None:
 
 
 def test_engine_settings_fail_loudly_on_bad_values() -> None:
-    assert env_engines({"E": "planetscale, Spirit"}, "E", []) == ["planetscale", "spirit"]
+    assert env_engines({"E": " PlanetScale, planetscale"}, "E", []) == ["planetscale"]
+    assert env_engines({"E": ""}, "E", ["planetscale"]) == []
+    with pytest.raises(ImproperlyConfigured, match="E: ternadmin has no driver for spirit"):
+        env_engines({"E": "planetscale, Spirit"}, "E", [])
     with pytest.raises(ImproperlyConfigured, match="unknown engine.*vitesse"):
         env_engines({"E": "planetscale,vitesse"}, "E", [])
     assert env_float({"F": "12.5"}, "F", 1.0) == 12.5
@@ -245,19 +247,34 @@ def test_engine_settings_fail_loudly_on_bad_values() -> None:
         env_http_url({"U": "ftp://example.com"}, "U", "")
 
 
-def test_only_planetscale_is_driven(settings: Settings) -> None:
-    settings.TERNADMIN_ENGINES = ["planetscale", "spirit"]
+def test_the_seam_says_which_engines_are_driven_and_by_which_driver(settings: Settings) -> None:
+    settings.TERNADMIN_ENGINES = ["planetscale"]
     assert driven_engines() == ("planetscale",)
-    assert driver_for(Apply(engine="spirit")) is None
-    driver = driver_for(Apply(pk=7, engine="planetscale"))
-    assert isinstance(driver, PlanetScaleDriver) and driver.apply_id == 7
-    driver.close()
-    settings.TERNADMIN_ENGINES = ["spirit"]
-    assert driver_for(Apply(engine="planetscale")) is None
+    assert drives_engine("PlanetScale") and not drives_engine("spirit")
+    assert not_driven_reason("planetscale") == ""
+    assert not_driven_reason("spirit") == "ternadmin does not drive spirit"
+    with Drivers() as drivers:
+        assert drivers.driver_for("spirit", 7) is None
+        first, second = drivers.driver_for("planetscale", 7), drivers.driver_for("planetscale", 8)
+        assert isinstance(first, PlanetScaleDriver) and first.apply_id == 7
+        assert isinstance(second, PlanetScaleDriver) and second.apply_id == 8
+        assert first.transport is second.transport  # one connection pool per runner
+        first.close()
+        assert not first.transport.closed  # the factory's, not the driver's, to close
+    assert first.transport.closed
+    settings.TERNADMIN_ENGINES = []
+    assert not_driven_reason("planetscale") == (
+        "ternadmin does not drive planetscale (not in TERNADMIN_ENGINES)"
+    )
+    with Drivers() as drivers:
+        assert drivers.driver_for("planetscale", 7) is None
 
 
 def test_a_driven_planetscale_needs_its_credentials(settings: Settings) -> None:
     settings.TERNADMIN_ENGINES = ["planetscale"]
     settings.PLANETSCALE_SERVICE_TOKEN = ""
-    with pytest.raises(ImproperlyConfigured, match="PLANETSCALE_SERVICE_TOKEN is not set"):
-        driver_for(Apply(engine="planetscale"))
+    with (
+        Drivers() as drivers,
+        pytest.raises(ImproperlyConfigured, match="PLANETSCALE_SERVICE_TOKEN is not set"),
+    ):
+        drivers.driver_for("planetscale", 7)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from applies.drives.heartbeats import DriveHeartbeat
 from applies.leases import Lease
 from applies.lines import Line
-from applies.models import Apply, ApplyLog, ApplyOperation, Task
-from applies.recovery.heartbeats import Heartbeat
+from applies.models import Apply, ApplyLog, ApplyOperation, Drive, Task
 from applies.recovery.writer import DriveWriter
 from applies.states import ApplyState
 from tests.claim_fixtures import make_apply, operation_of, reload
@@ -63,6 +63,20 @@ def test_a_state_the_line_has_no_word_for_is_refused_and_nothing_is_written(
 # --- heartbeats of the operation row --------------------------------------------------------------
 
 
+def drive_holding(apply: Apply, operation: ApplyOperation) -> Drive:
+    return Drive.objects.create(
+        apply_id=apply.pk,
+        apply_identifier=apply.apply_identifier,
+        owner="me",
+        lease_token=TOKEN,
+        operation_id=operation.pk,
+        operation_lease_token=TOKEN,
+        trigger="test",
+        runner=Drive.Runner.FOREGROUND,
+        outcome=Drive.Outcome.RUNNING,
+    )
+
+
 @pytest.mark.django_db(transaction=True, databases=["default", "schemabot"])
 def test_the_heartbeat_refreshes_the_operation_row_it_holds() -> None:
     apply = make_apply(A.RUNNING, age=300)
@@ -71,10 +85,7 @@ def test_the_heartbeat_refreshes_the_operation_row_it_holds() -> None:
     ApplyOperation.objects.using("schemabot").filter(pk=operation.pk).update(lease_token=TOKEN)
     set_heartbeat_age(apply, 300)
     set_heartbeat_age(operation, 300)
-    apply_lease = Lease("applies", apply.pk, TOKEN, "me")
-    operation_lease = Lease("apply_operations", operation.pk, TOKEN, "me")
-
-    with Heartbeat(apply_lease, 0.05, operation_lease) as beat:
+    with DriveHeartbeat(drive_holding(apply, operation), 0.05) as beat:
         deadline = time.monotonic() + 10
         while operation_of(apply).updated_at <= operation.updated_at:
             assert time.monotonic() < deadline, "the operation row's heartbeat never moved"
@@ -89,9 +100,8 @@ def test_losing_the_operation_lease_stops_the_drive() -> None:
     operation = operation_of(apply)
     Apply.objects.using("schemabot").filter(pk=apply.pk).update(lease_token=TOKEN)
     ApplyOperation.objects.using("schemabot").filter(pk=operation.pk).update(lease_token="peer")
-    leases = (
-        Lease("applies", apply.pk, TOKEN, "me"),
-        Lease("apply_operations", operation.pk, TOKEN, "me"),
-    )
-    with Heartbeat(leases[0], 0.05, leases[1]) as beat:
+    drive = drive_holding(apply, operation)
+    with DriveHeartbeat(drive, 0.05) as beat:
         assert beat.lost.wait(10)
+    drive.refresh_from_db()
+    assert drive.outcome == Drive.Outcome.LEASE_LOST and "operation" in drive.message

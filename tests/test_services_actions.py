@@ -182,7 +182,7 @@ def test_reclaim_refuses_an_engine_without_a_driver() -> None:
     apply = leased(A.RUNNING, engine="spirit")
     before = snapshot(apply)
     error = refused(apply.pk, **seen(apply))
-    assert error.message == "ternadmin has no driver for engine spirit"
+    assert error.message == "ternadmin does not drive spirit"
     assert error.code is Refusal.NO_DRIVER
     assert snapshot(apply) == before
 

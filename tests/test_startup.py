@@ -59,6 +59,12 @@ BAD = [
     ("PLANETSCALE_APP_HOST", "https://app.planetscale.com/", "not a host name"),
     ("TERNADMIN_LOGIN_FAILURE_LIMIT", "0", "at least 1"),
     ("TERNADMIN_LOGIN_LOCKOUT_MINUTES", "100000", "at most 1440"),
+    ("TERNADMIN_DRIVE_MODE", "process", "must be one of: loops, inline, manual"),
+    ("TERNADMIN_DRIVE_LOOPS", "2", "must be at most 1: TERNADMIN_Q_WORKERS=2 less one"),
+    ("TERNADMIN_DRIVE_LOOPS", "0", "at least 1"),
+    ("TERNADMIN_DRIVE_MAX_ERRORS", "0", "at least 1"),
+    ("TERNADMIN_Q_WORKERS", "1", "leaves no worker for the drive loops"),
+    ("TERNADMIN_ENGINES", "spirit", "ternadmin has no driver for spirit"),
 ]
 
 
@@ -97,6 +103,17 @@ def test_good_values_are_taken(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         load_settings(monkeypatch, tmp_path, TERNADMIN_REDIS_URL=url)
 
 
+def test_drive_loops_default_to_every_worker_but_the_sweeps(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings(monkeypatch, tmp_path)["TERNADMIN_DRIVE_LOOPS"] == 1
+    loaded = load_settings(monkeypatch, tmp_path, TERNADMIN_Q_WORKERS="5")
+    assert (loaded["TERNADMIN_DRIVE_MODE"], loaded["TERNADMIN_DRIVE_LOOPS"]) == ("loops", 4)
+    assert loaded["Q_CLUSTER"]["workers"] == 5  # type: ignore[index]
+    # Drives in the claimer's process need no loop: one worker is enough for the sweep.
+    load_settings(monkeypatch, tmp_path, TERNADMIN_Q_WORKERS="1", TERNADMIN_DRIVE_MODE="inline")
+
+
 # --- the entry points, as processes ---------------------------------------------------------
 
 
@@ -120,6 +137,13 @@ def test_manage_py_and_the_scheduler(tmp_path: Path, args: tuple[str, ...]) -> N
     result = run_manage(*args, env=env, timeout=60)
     assert result.returncode == 2
     assert_one_line(result.stderr, "TERNADMIN_REDIS_URL")
+
+
+def test_the_scheduler_refuses_more_drive_loops_than_workers(tmp_path: Path) -> None:
+    env = bad_environ(tmp_path, TERNADMIN_Q_WORKERS="3", TERNADMIN_DRIVE_LOOPS="3")
+    result = run_manage("qcluster", env=env, timeout=60)
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "TERNADMIN_DRIVE_LOOPS")
 
 
 @pytest.mark.parametrize("module", ["ternadmin.wsgi", "ternadmin.asgi"])

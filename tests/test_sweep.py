@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 from typing import Any
 
@@ -14,13 +15,14 @@ from django_q.models import Schedule
 
 from applies import brake
 from applies.checks import check_sweep
+from applies.drives.schedule import take_foreground
 from applies.lines import Line
 from applies.models import Apply, Drive, SweepRun
-from applies.recovery import take_drive
 from applies.schedules import SWEEP_SCHEDULE, ensure_schedules
 from applies.states import SETUP_PHASE_STATES, ApplyState
 from applies.sweep import run_sweep
 from tests.claim_fixtures import FRESH, STALE, make_apply, reload, request, rollout
+from tests.factories import set_heartbeat_age
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
 OWNER = "test-host/1/sweep"
@@ -114,8 +116,8 @@ def test_a_duplicate_delivery_of_a_drive_does_nothing() -> None:
     make_apply(ApplyState.RUNNING)
     run_sweep(owner=OWNER)
     drive = Drive.objects.get()
-    assert take_drive(drive.pk) is not None
-    assert take_drive(drive.pk) is None
+    assert take_foreground(drive.pk, "node-a/1/drive") is not None
+    assert take_foreground(drive.pk, "node-b/2/drive") is None
 
 
 def test_sweep_command_json_dry_run() -> None:
@@ -179,6 +181,22 @@ def test_metrics_are_public_by_default_and_can_require_a_token(settings: Any) ->
     assert Client().get("/metrics").status_code == 401
     authorized = Client().get("/metrics", headers={"Authorization": "Bearer s3cret"})
     assert authorized.status_code == 200
+
+
+def test_metrics_count_the_drive_loops_and_the_oldest_heartbeat_they_hold(settings: Any) -> None:
+    settings.TERNADMIN_DRIVE_MODE = "loops"
+    applies = [make_apply(ApplyState.RUNNING), make_apply(ApplyState.VALIDATING_BRANCH)]
+    report = run_sweep(owner=OWNER)
+    assert len(report.claimed) == 2 and report.loops_started == [0]
+    set_heartbeat_age(reload(applies[1]), 42)  # no loop ran yet: nobody heartbeats them
+
+    body = Client().get("/metrics").content.decode()
+
+    assert 'ternadmin_drive_loops{state="configured"} 1.0' in body
+    assert 'ternadmin_drive_loops{state="running"} 0.0' in body  # enqueued, not started
+    assert "ternadmin_drives_running 2.0" in body
+    oldest = re.search(r"^ternadmin_driven_oldest_heartbeat_seconds (\S+)$", body, re.M)
+    assert oldest is not None and 42 <= float(oldest[1]) <= 44  # a second may tick meanwhile
 
 
 def test_an_operation_level_pass_records_the_operation_lease_on_the_drive() -> None:

@@ -1,10 +1,10 @@
-"""The scheduled reclaim end to end: real django-q2 clusters, the emulator, detached drives."""
+"""The scheduled reclaim end to end: real django-q2 clusters (the ORM broker), the emulator, and
+drives stepped by the clusters' drive loops."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +23,14 @@ from applies.models import Apply, ApplyControlRequest, Drive, SweepRun
 from applies.states import SETUP_PHASE_STATES, TERMINAL_APPLY_STATES
 from localscale.calls import call_stats
 from tests.helpers import REPO_ROOT
-from tests.live_processes import engine_env, fresh_planetscale_apply, serve_emulator
+from tests.live_processes import (
+    Group,
+    engine_env,
+    fresh_planetscale_apply,
+    serve_emulator,
+    start_cluster,
+    stop_group,
+)
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -48,33 +55,21 @@ def manage(*args: str, environ: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture
-def world() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Starts the emulator; yields a starter for more processes; stops everything after."""
-    started: list[subprocess.Popen[str]] = []
+def world(tmp_path: Path) -> Iterator[Callable[..., Group]]:
+    """Starts the emulator; yields a starter of clusters; stops them all after."""
+    started: list[Group] = []
     with serve_emulator() as port:
 
-        def start(*args: str, **extra: str) -> subprocess.Popen[str]:
-            process = manage(*args, environ=env(port, **extra))
-            started.append(process)
-            return process
+        def start(**extra: str) -> Group:
+            cluster = start_cluster(env(port, **extra), tmp_path / f"cluster-{len(started)}.log")
+            started.append(cluster)
+            return cluster
 
         start.port = port  # type: ignore[attr-defined]
         yield start
-        for process in reversed(started):
-            stop(process)
-        # Drives run detached from the cluster (their own sessions): end those still waiting.
-        subprocess.run(["pkill", "-f", "manage.py drive"], check=False)
-        time.sleep(0.5)
+        for cluster in reversed(started):
+            stop_group(cluster)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -107,7 +102,7 @@ def test_demo_data_is_reclaimed_as_the_dry_run_predicted(world: Any) -> None:
     )
     assert len(setup_stale) == len(SETUP_PHASE_STATES), err  # one stale apply per phase
 
-    world("qcluster")
+    world()
     async_task("applies.tasks.sweep")
     wait_for(lambda: SweepRun.objects.exists(), 60, "the first sweep pass")
 
@@ -152,8 +147,8 @@ def test_two_clusters_claim_each_apply_once_and_never_duplicate_engine_work(
 ) -> None:
     applies = [fresh_planetscale_apply(world.port) for _ in range(6)]
     windows = {"TERNADMIN_STALE_AFTER_SECONDS": "5"}
-    world("qcluster", TERNADMIN_NODE="node-a", **windows)
-    world("qcluster", TERNADMIN_NODE="node-b", **windows)
+    world(TERNADMIN_NODE="node-a", **windows)
+    world(TERNADMIN_NODE="node-b", **windows)
     deadline = time.time() + 20  # four staleness windows
     while time.time() < deadline:
         async_task("applies.tasks.sweep")
@@ -207,7 +202,7 @@ def test_a_mariadb_restart_mid_drive_is_survived_without_restarting_ternadmin(
     applies = [fresh_planetscale_apply(world.port) for _ in range(4)]
     Apply.objects.using("schemabot").update(options={"skip_revert": True})
     slow = {"TERNADMIN_STALE_AFTER_SECONDS": "5", "LOCALSCALE_TIME_SCALE": "2"}
-    world("qcluster", **slow)
+    world(**slow)
     async_task("applies.tasks.sweep")
     wait_for(lambda: Drive.objects.filter(outcome=Drive.Outcome.RUNNING).exists(), 60, "drives")
 
@@ -230,3 +225,32 @@ def test_a_mariadb_restart_mid_drive_is_survived_without_restarting_ternadmin(
         assert bool(apply.lease_owner) == bool(apply.lease_token)
         s = stats[apply.apply_identifier]
         assert (s["branches_created"], s["deploy_requests_created"], s["deploys"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("crash_at", ["create_branch:after", "deploy:after"])
+def test_a_worker_killed_mid_step_loses_nothing(world: Any, tmp_path: Path, crash_at: str) -> None:
+    applies = [fresh_planetscale_apply(world.port) for _ in range(3)]
+    marker = tmp_path / "crashed"
+    # The first worker to reach the point dies there (SIGKILL, mid-step: the engine call went
+    # out, its result was never persisted); the cluster replaces the worker, and the drive is
+    # taken again by a loop that the next sweep pass enqueues once the dead one's slot lapsed.
+    world(TERNADMIN_CRASH_AT=crash_at, TERNADMIN_CRASH_ONCE=str(marker))
+    async_task("applies.tasks.sweep")
+
+    def all_done() -> bool:
+        async_task("applies.tasks.sweep")  # a pass per poll, like the schedule would
+        return all(
+            a.state in TERMINAL_APPLY_STATES
+            for a in Apply.objects.using("schemabot").filter(pk__in=[a.pk for a in applies])
+        )
+
+    wait_for(all_done, 120, "the applies to finish after the crash")
+    assert marker.exists()  # a worker did die mid-step
+    stats = call_stats()
+    for apply in Apply.objects.using("schemabot").filter(pk__in=[a.pk for a in applies]):
+        assert apply.state == "completed", apply.error_message
+        s = stats[apply.apply_identifier]
+        assert (s["branches_created"], s["deploy_requests_created"], s["deploys"]) == (1, 1, 1)
+    assert Counter(Drive.objects.values_list("apply_id", flat=True)) == Counter(
+        {a.pk: 1 for a in applies}
+    )  # resumed by the same drive: never handed back, never claimed again

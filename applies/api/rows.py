@@ -258,6 +258,12 @@ class DriveOut(Schema):
     message: str
     started_at: str | None
     finished_at: str | None
+    runner: str  # "loops" or "foreground"
+    steps: int
+    next_due_at: str | None  # when the loops run its next step (none once it ended)
+    stepping: str  # the runner holding it for the step running now, "" when none
+    consecutive_errors: int
+    last_error: str
 
 
 def drive_out(drive: Drive) -> DriveOut:
@@ -274,4 +280,10 @@ def drive_out(drive: Drive) -> DriveOut:
         message=redact(drive.message),
         started_at=iso_time(drive.started_at),
         finished_at=iso_time(drive.finished_at),
+        runner=drive.runner,
+        steps=drive.steps,
+        next_due_at=iso_time(drive.next_due_at),
+        stepping=drive.held_by,
+        consecutive_errors=drive.consecutive_errors,
+        last_error=redact(drive.last_error),
     )

@@ -22,14 +22,23 @@ KNOWN_ENGINES: tuple[str, ...] = tuple(engine.value for engine in Engine)
 
 
 def env_engines(environ: Mapping[str, str], name: str, default: list[str]) -> list[str]:
-    """A comma list of SchemaBot engine names; an unknown name is a typo we refuse."""
+    """A comma list of the engines ternadmin drives: an unknown name is a typo, and an engine
+    without a driver here (spirit: SchemaBot's own operator drives it) is refused too."""
+    from applies.engines.driven import ENGINES_WITH_DRIVER  # no import of its own: cheap
+
     engines = [engine.lower() for engine in config.env_list(environ, name, default)]
     unknown = sorted(set(engines) - set(KNOWN_ENGINES))
     if unknown:
         raise ImproperlyConfigured(
             f"{name}: unknown engine(s) {', '.join(unknown)}; known: {', '.join(KNOWN_ENGINES)}."
         )
-    return engines
+    undriven = sorted(set(engines) - set(ENGINES_WITH_DRIVER))
+    if undriven:
+        raise ImproperlyConfigured(
+            f"{name}: ternadmin has no driver for {', '.join(undriven)} (SchemaBot's own "
+            f"operator drives it); engines with a driver: {', '.join(ENGINES_WITH_DRIVER)}."
+        )
+    return list(dict.fromkeys(engines))
 
 
 def env_http_url(environ: Mapping[str, str], name: str, default: str) -> str:

@@ -43,20 +43,37 @@ from applies.vocabulary import ControlOperation, LogEvent
 logger = logging.getLogger(__name__)
 
 
+class PlanetScaleDrivers:
+    """PlanetScale's ``DriverFactory``: one transport (an HTTP connection pool) shared by the
+    drivers of every apply a runner steps."""
+
+    def __init__(self, config: PlanetScaleConfig, *, transport: Transport | None = None) -> None:
+        self.config = config
+        self.transport = transport or Transport(config)
+
+    @classmethod
+    def from_settings(cls) -> PlanetScaleDrivers:
+        return cls(PlanetScaleConfig.from_settings())
+
+    def driver(self, apply_id: int) -> PlanetScaleDriver:
+        return PlanetScaleDriver(apply_id, self.config, transport=self.transport)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
 class PlanetScaleDriver:
     def __init__(
         self, apply_id: int, config: PlanetScaleConfig, *, transport: Transport | None = None
     ) -> None:
         self.apply_id = apply_id
         self.config = config
+        self._owns_transport = transport is None  # a shared one is its factory's to close
         self.transport = transport or Transport(config)
 
-    @classmethod
-    def from_settings(cls, apply_id: int) -> PlanetScaleDriver:
-        return cls(apply_id, PlanetScaleConfig.from_settings())
-
     def close(self) -> None:
-        self.transport.close()
+        if self._owns_transport:
+            self.transport.close()
 
     def step(self, lease: Lease) -> Next:
         snap = load_snapshot(self.apply_id)

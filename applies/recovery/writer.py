@@ -9,6 +9,7 @@ parent (SchemaBot's apply-lease guard, upstream pkg/storage/mysqlstore/tasks.go)
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from applies import db
@@ -26,6 +27,7 @@ from applies.states import (
 )
 from applies.vocabulary import LogEvent, LogLevel, LogSource, RequestStatus
 
+logger = logging.getLogger(__name__)
 _COMPLETED_AT_NULL = (ApplyState.STOPPED, ApplyState.FAILED_RETRYABLE)
 _UNFINISHED_TASK = f"state NOT IN ({db.quoted(TERMINAL_TASK_STATES)})"
 
@@ -60,6 +62,9 @@ class DriveWriter:
         new_state: str | None = None,
         **metadata: Any,
     ) -> None:
+        # One line per timeline event in the process log too: what a drive did survives in
+        # the log even when nobody looks at the console.
+        logger.info("apply %s: %s", self.lease.row_id, message)
         ApplyLog.objects.create(
             apply_id=self.lease.row_id,
             level=level,

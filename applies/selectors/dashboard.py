@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from applies.classify import Verdict, unclaimed_alarm_after
-from applies.dbclock import AgeSeconds
-from applies.models import Brake, Drive, SweepRun
+from applies.dbclock import AgeSeconds, SecondsUntil
+from applies.drives.slots import loop_count
+from applies.models import Brake, Drive, DriveLoop, SweepRun
 from applies.selectors.counts import StateCounts, state_counts
 from applies.selectors.live import Idle, LiveApply, classifications, not_progressing, with_rows
 
@@ -20,8 +21,15 @@ RECENT_DRIVES = 10
 class SweepHealth:
     runs: list[SweepRun]  # newest first, each with ``age`` (seconds, database clock)
     brake: Brake | None  # no row: released
-    drives: list[Drive]  # newest first, each with ``age``
+    drives: list[Drive]  # newest first, each with ``age`` and ``due_in`` (seconds)
     overdue_after: int
+    loops: list[DriveLoop]  # the configured slots, each with ``alive_for`` (seconds)
+    loops_configured: int
+
+    @property
+    def loops_alive(self) -> int:
+        alive = [loop for loop in self.loops if loop.holder and (loop.alive_for or 0) > 0]  # type: ignore[attr-defined]
+        return len(alive)
 
     @property
     def last(self) -> SweepRun | None:
@@ -54,17 +62,31 @@ class Dashboard:
 
 
 def sweep_health() -> SweepHealth:
-    """The sweep's latest passes, the brake and recent drives (ternadmin's own tables)."""
+    """The sweep's latest passes, the brake, recent drives and the drive loops (ternadmin's own
+    tables)."""
     runs: list[SweepRun] = list(
         SweepRun.objects.annotate(age=AgeSeconds("started_at")).order_by("-started_at")[
             :RECENT_SWEEPS
         ]
     )
     drives: list[Drive] = list(
-        Drive.objects.annotate(age=AgeSeconds("started_at")).order_by("-started_at")[:RECENT_DRIVES]
+        Drive.objects.annotate(
+            age=AgeSeconds("started_at"), due_in=SecondsUntil("next_due_at")
+        ).order_by("-started_at")[:RECENT_DRIVES]
     )
     brake = Brake.objects.order_by("pk").first()
-    return SweepHealth(runs, brake, drives, settings.TERNADMIN_SWEEP_OVERDUE_SECONDS)
+    configured = loop_count()
+    loops: list[DriveLoop] = (
+        list(
+            DriveLoop.objects.filter(slot__lt=configured)
+            .annotate(alive_for=SecondsUntil("alive_until"))
+            .order_by("slot")
+        )
+        if configured
+        else []
+    )
+    overdue = settings.TERNADMIN_SWEEP_OVERDUE_SECONDS
+    return SweepHealth(runs, brake, drives, overdue, loops, configured)
 
 
 def _by_age(items: list[LiveApply]) -> list[LiveApply]:

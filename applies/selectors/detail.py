@@ -9,7 +9,7 @@ from django.db.models.expressions import RawSQL
 
 from applies.classify import Classification, annotate_for_classification, classify
 from applies.db import vendor
-from applies.dbclock import AgeSeconds
+from applies.dbclock import AgeSeconds, SecondsUntil
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Drive, Plan, Task
 from applies.operation_clauses import operation_claim_case
 from applies.selectors.engine import ResumeState, resume_state
@@ -75,6 +75,10 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         timeline=timeline[:TIMELINE_LIMIT],
         timeline_truncated=len(timeline) > TIMELINE_LIMIT,
         control_requests=requests,
-        drives=list(Drive.objects.filter(apply_id=apply_id).order_by("-started_at")[:DRIVE_LIMIT]),
+        drives=list(
+            Drive.objects.filter(apply_id=apply_id)
+            .annotate(due_in=SecondsUntil("next_due_at"))
+            .order_by("-started_at")[:DRIVE_LIMIT]
+        ),
         possible=possible_now(Situation(apply, verdict, requests)),
     )

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from applies import presentation, redact
+from applies.durations import duration
 from applies.models import Apply
 from applies.services.seen import ReclaimItem, Seen
 
@@ -33,6 +34,15 @@ def seen_query(apply: Apply) -> str:
 def bulk_item(apply: Apply) -> str:
     """``<id>:<state>:<token>``: a check box's value in a bulk reclaim."""
     return ReclaimItem.of(apply).encode()
+
+
+@register.filter
+def due(seconds: float | None) -> str:
+    """When a drive's next step is due: ``now`` once due, ``in 4s`` before; an em dash when
+    nothing is scheduled."""
+    if seconds is None:
+        return "—"
+    return "now" if seconds <= 0.5 else f"in {duration(round(seconds))}"
 
 
 @register.filter

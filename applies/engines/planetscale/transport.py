@@ -48,7 +48,8 @@ class _Reply:
 
 
 class Transport:
-    """One HTTP client per drive. Thread-safe; ``close()`` when done."""
+    """One HTTP client (a connection pool) per runner, shared by the drivers of the applies it
+    steps. Thread-safe; ``close()`` when done."""
 
     def __init__(
         self,
@@ -73,6 +74,10 @@ class Transport:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
 
     def call(
         self,

@@ -1,27 +1,29 @@
-"""Run one recorded drive (a ``Drive`` row a claimer queued): ``python manage.py drive 17``.
+"""Run one queued drive in the foreground: ``python manage.py drive 17``.
 
-Started detached by ``applies.tasks.start_drive``; a drive already taken by another process
-exits at once without doing anything.
+For ``TERNADMIN_DRIVE_MODE=manual``, where a claim records its drive and leaves it queued; a
+drive another runner already took is left alone.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from applies.recovery import run_drive
+from applies.drives.foreground import run_foreground
 
 
 class Command(BaseCommand):
-    help = "Drive a claimed apply recorded as a Drive row (used by the scheduler)."
+    help = "Drive a queued Drive row (manual mode) to its end, in the foreground."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("drive_id", type=int)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        drive = run_drive(options["drive_id"])
+        drive = run_foreground(options["drive_id"])
         if drive is None:
-            self.stdout.write("drive already taken by another process; nothing to do")
-        else:
-            self.stdout.write(f"drive {drive.pk}: {drive.outcome} {drive.end_state}".rstrip())
+            raise CommandError(
+                f"drive {options['drive_id']} is not a queued foreground drive (already taken, "
+                "on the loops, or missing); nothing to do"
+            )
+        self.stdout.write(f"drive {drive.pk}: {drive.outcome} {drive.end_state}".rstrip())

@@ -18,6 +18,8 @@ from applies.demo.emulator import EmulatorUnreachable, Keyspaces, demo_databases
 from applies.demo.fresh import ORDERS_PLAN, create_fresh_apply
 from applies.engines.planetscale.config import PlanetScaleConfig
 
+MAX_FRESH = 10_000
+
 
 class Command(BaseCommand):
     help = (
@@ -53,8 +55,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--fresh-apply",
             metavar="ENGINE",
-            help="Instead: create one never-driven pending apply for ENGINE (planetscale) as "
-            "SchemaBot would, and print its id.",
+            help="Instead: create never-driven pending applies for ENGINE (planetscale) as "
+            "SchemaBot would (one, or --count), and print their ids, one a line.",
+        )
+        parser.add_argument(
+            "--count",
+            type=int,
+            default=1,
+            help="With --fresh-apply: how many applies, each on a database of its own "
+            f"(1 to {MAX_FRESH}; default 1).",
         )
         parser.add_argument(
             "--seed-emulator",
@@ -72,14 +81,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
+        if options["count"] != 1 and not options["fresh_apply"]:
+            raise CommandError("--count goes with --fresh-apply.")
         if options["fresh_apply"]:
-            try:
-                apply = create_fresh_apply(options["fresh_apply"], ORDERS_PLAN)
-            except demo.SeedRefused as exc:
-                raise CommandError(str(exc)) from exc
-            if options["seed_emulator"]:
-                self._seed_emulator({apply.database_name: ORDERS_PLAN.production()})
-            self.stdout.write(str(apply.pk))
+            self._fresh(options["fresh_apply"], options["count"], options["seed_emulator"])
             return
         if options["seed_emulator"]:
             # Whether or not the applies are seeded now (a restarted demo keeps its rows), the
@@ -105,6 +110,18 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if verbosity >= 1:
             self.stdout.write(report.summary())
+
+    def _fresh(self, engine: str, count: int, seed_emulator: bool) -> None:
+        if not 1 <= count <= MAX_FRESH:
+            raise CommandError(f"--count must be between 1 and {MAX_FRESH}, not {count}.")
+        try:
+            applies = [create_fresh_apply(engine, ORDERS_PLAN) for _ in range(count)]
+        except demo.SeedRefused as exc:
+            raise CommandError(str(exc)) from exc
+        if seed_emulator:
+            production = ORDERS_PLAN.production()
+            self._seed_emulator({apply.database_name: production for apply in applies})
+        self.stdout.write("\n".join(str(apply.pk) for apply in applies))
 
     def _seed_emulator(self, schemas: dict[str, Keyspaces], *, report: bool = False) -> None:
         try:

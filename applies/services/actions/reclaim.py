@@ -13,13 +13,12 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 
-from django.conf import settings
-
 from applies import db
 from applies.claims import ApplyClaim, claim_apply
 from applies.classify import Verdict, classify
 from applies.drives import launch_drive
 from applies.durations import duration
+from applies.engines import driven_engines, drives_engine, not_driven_reason
 from applies.lines import current_line
 from applies.models import Apply, ApplyOperation
 from applies.redact import short_token
@@ -43,9 +42,7 @@ def console_owner(actor: str) -> str:
 
 def reclaim_refusal(apply: Apply) -> str | None:
     """Why ternadmin cannot drive the apply's engine, or ``None`` when it can."""
-    if apply.engine not in settings.TERNADMIN_ENGINES:
-        return f"ternadmin has no driver for engine {apply.engine or '(none)'}"
-    return None
+    return None if drives_engine(apply.engine) else not_driven_reason(apply.engine)
 
 
 def reclaim(apply_id: int, *, actor: str, reason: str, seen: Seen | None) -> ActionResult:
@@ -77,9 +74,7 @@ def claim_for_operator(
         locked = read_apply(apply_id, lock=True)
         if seen is not None:
             check_seen(locked, seen)
-        claim = claim_apply(
-            apply_id, owner or console_owner(actor), engines=settings.TERNADMIN_ENGINES
-        )
+        claim = claim_apply(apply_id, owner or console_owner(actor), engines=driven_engines())
         if claim is None:
             raise Refused(_why_not_claimable(apply_id), code=Refusal.NOT_CLAIMABLE)
         audit(

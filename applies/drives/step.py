@@ -1,0 +1,154 @@
+"""One step of a drive, the same for the loops and the foreground runner.
+
+``step_once(taken, drivers)``: run exactly one step of the apply's driver under the drive's
+lease, decide what the row says next (``Settled``), write it (``schedule.settle``, fenced by
+the step sequence) and tell: the apply's timeline (``apply_logs``, source ternadmin) for an
+error and for a drive that gives up, the process log for every event. The driver itself writes
+the timeline of its progress (``applies.recovery.writer``).
+
+Errors, and what they cost the drive:
+
+- A database that refuses or drops the connection (``applies.db.unavailable``) is waited out:
+  the step runs again after a heartbeat interval and the drive never ends for it (its lease
+  may still be lost meanwhile, if its heartbeat could not be written either).
+- Anything else that raises, and a driver that hands the apply back (the engine stayed
+  unreachable through its retries), is a step error: the step runs again after a backoff,
+  and ``TERNADMIN_DRIVE_MAX_ERRORS`` of them in a row end the drive as ``error``. The drive
+  then stops being heartbeated, so the apply goes stale and is claimed again normally.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from applies import db
+from applies.drives.schedule import Settled, Taken, settle
+from applies.engines import Drivers
+from applies.engines.base import Next, Then
+from applies.leases import Lease
+from applies.models import Drive
+from applies.recovery.writer import DriveWriter
+from applies.vocabulary import LogEvent, LogLevel
+
+logger = logging.getLogger(__name__)
+Outcome = Drive.Outcome
+BACKOFF_CAP_SECONDS = 60.0
+
+_ENDS = {
+    Then.FINISHED: Outcome.COMPLETED,
+    Then.FAILED: Outcome.FAILED,
+    Then.LEASE_LOST: Outcome.LEASE_LOST,
+}
+
+
+def apply_lease(drive: Drive) -> Lease:
+    return Lease("applies", drive.apply_id, drive.lease_token, drive.owner)
+
+
+def step_once(taken: Taken, drivers: Drivers) -> Settled:
+    """Run one step, record its outcome on the drive's row, and tell; returns the outcome."""
+    result = run_step(taken.drive, drivers)
+    written = settle(taken, result)
+    tell(taken, result, written)
+    return result
+
+
+def run_step(drive: Drive, drivers: Drivers) -> Settled:
+    """One step of ``drive``'s driver; never raises."""
+    try:
+        driver = drivers.driver_for(drive.engine, drive.apply_id)
+        if driver is None:
+            message = f"no driver for engine {drive.engine or '(none)'}"
+            return Settled(None, Outcome.ERROR, message=message, error=message)
+        try:
+            outcome = driver.step(apply_lease(drive))
+        finally:
+            driver.close()
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if db.unavailable(exc):
+            delay = float(settings.TERNADMIN_HEARTBEAT_SECONDS)
+            return Settled(delay, errors=drive.consecutive_errors, error=error, unavailable=True)
+        logger.debug("drive %s step %s raised", drive.pk, drive.steps, exc_info=True)
+        return _step_error(drive, error)
+    return _after(drive, outcome)
+
+
+def _after(drive: Drive, outcome: Next) -> Settled:
+    if outcome.then in (Then.CONTINUE, Then.POLL):
+        return Settled(outcome.delay)
+    if outcome.then is Then.HANDED_BACK:
+        return _step_error(drive, outcome.message)
+    return Settled(None, _ENDS[outcome.then], end_state=outcome.state, message=outcome.message)
+
+
+def _step_error(drive: Drive, error: str) -> Settled:
+    errors = drive.consecutive_errors + 1
+    limit = settings.TERNADMIN_DRIVE_MAX_ERRORS
+    if errors >= limit:
+        message = f"gave up after {errors} consecutive step errors; the last: {error}"
+        return Settled(None, Outcome.ERROR, message=message, errors=errors, error=error)
+    return Settled(backoff(errors), errors=errors, error=error)
+
+
+def backoff(errors: int) -> float:
+    """Seconds before retrying a step that failed ``errors`` times in a row: the engine poll
+    interval, doubling, at most a minute."""
+    poll = float(settings.TERNADMIN_ENGINE_POLL_SECONDS)
+    return min(BACKOFF_CAP_SECONDS, poll * 2 ** (errors - 1))
+
+
+def tell(taken: Taken, result: Settled, written: bool) -> None:
+    """The process log always; the apply's timeline for errors and for a drive that gave up."""
+    drive = taken.drive
+    where = f"drive {drive.pk} (apply {drive.apply_id} {drive.apply_identifier}) step {taken.step}"
+    if not written:
+        logger.warning("%s: outcome dropped: the drive was taken or ended meanwhile", where)
+        return
+    if result.ended:
+        logger.info(
+            "%s: drive ended %s %s: %s", where, result.outcome, result.end_state, result.message
+        )
+    elif result.unavailable:
+        logger.warning(
+            "%s: a database refused or lost the connection (%s); next try in %.1fs",
+            where,
+            result.error,
+            result.delay,
+        )
+    elif result.error:
+        logger.warning(
+            "%s failed (%s in a row): %s; next try in %.1fs",
+            where,
+            result.errors,
+            result.error,
+            result.delay,
+        )
+    else:
+        logger.debug("%s: next in %.1fs", where, result.delay)
+    if result.unavailable:
+        return  # the database that would hold the timeline row is the one refusing
+    if result.outcome == Outcome.ERROR:
+        _timeline(
+            drive,
+            f"ternadmin drive {drive.pk} {result.message}; the apply is left as "
+            "it is and can be claimed again once its heartbeat is stale",
+            LogLevel.ERROR,
+        )
+    elif result.error and not result.ended:
+        _timeline(
+            drive,
+            f"ternadmin drive {drive.pk}: step failed ({result.errors} in a row): "
+            f"{result.error}; retrying in {result.delay:.0f}s",
+            LogLevel.WARN,
+        )
+
+
+def _timeline(drive: Drive, message: str, level: LogLevel) -> None:
+    try:
+        writer = DriveWriter(apply_lease(drive), drive.operation_id)
+        writer.log(message, event=LogEvent.ERROR, level=level, drive=drive.pk)
+    except Exception as exc:  # the drive goes on; the process log has the event already
+        logger.warning("drive %s: could not write the apply's timeline: %s", drive.pk, exc)

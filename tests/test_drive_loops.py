@@ -1,0 +1,146 @@
+"""The drive loops in process, on MariaDB: slots, duplicate deliveries, hand-over, heartbeats
+that go on while a step is slow. (Loops on real clusters: tests/test_sweep_cluster.py and
+tests/test_drive_nodes.py.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import connections
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
+
+from applies.dbclock import AgeSeconds, PreciseNow
+from applies.drives import slots
+from applies.drives.loops import drive_loop
+from applies.engines.base import Next, finished, poll_after, run_now
+from applies.leases import Lease
+from applies.models import Apply, Drive, DriveLoop
+from applies.states import ApplyState
+from tests.drive_fixtures import ScriptedFactory, claimed_drive, drive_row, sequence
+from tests.factories import set_heartbeat_age
+
+pytestmark = [
+    pytest.mark.mariadb,
+    pytest.mark.django_db(transaction=True, databases=["default", "schemabot"]),
+]
+
+A = ApplyState
+Outcome = Drive.Outcome
+
+
+@pytest.fixture(autouse=True)
+def _loops(settings: Any) -> None:
+    settings.TERNADMIN_DRIVE_MODE = "loops"
+    settings.TERNADMIN_DRIVE_LOOPS = 2
+    settings.TERNADMIN_HEARTBEAT_SECONDS = 1
+    settings.TERNADMIN_SWEEP_TIME_BUDGET_SECONDS = 5
+
+
+def enqueued() -> list[tuple[int, int]]:
+    """(slot, generation) of every drive loop waiting in the ORM broker's queue."""
+    tasks = [SignedPackage.loads(row.payload) for row in OrmQ.objects.order_by("id")]
+    return [tuple(task["args"]) for task in tasks if task["func"] == slots.LOOP_TASK]
+
+
+def apply_age(apply_id: int) -> int:
+    apply = Apply.objects.using("schemabot").annotate(age=AgeSeconds("updated_at"))
+    return int(apply.get(pk=apply_id).age)
+
+
+def test_start_loops_enqueues_each_slot_once_until_its_loop_looks_dead() -> None:
+    assert slots.start_loops() == [0, 1]
+    assert enqueued() == [(0, 1), (1, 1)]
+    assert slots.start_loops() == []  # enqueued a moment ago: given time to start
+    assert slots.begin(0, 1, "node-a/1/loop-0#1")
+
+    DriveLoop.objects.update(alive_until=PreciseNow(-1))  # neither proved itself alive
+
+    assert slots.start_loops() == [0, 1]
+    assert enqueued()[-2:] == [(0, 2), (1, 2)]
+    assert not slots.renew(0, 1, "node-a/1/loop-0#1", steps=0)  # the old one must stop
+
+
+def test_a_loop_steps_due_drives_to_their_end_then_hands_over() -> None:
+    drives = [claimed_drive() for _ in range(3)]
+    slots.start_loops(enqueue=lambda slot, generation: None)
+    factory = ScriptedFactory(sequence(run_now(), poll_after(0.05), finished(A.COMPLETED)))
+
+    report = drive_loop(0, 1, budget=3, drivers=factory.drivers())
+
+    assert [drive_row(d).outcome for d in drives] == [Outcome.COMPLETED] * 3
+    assert report["steps"] == 9 and report["stopped"] == "budget" and report["handed"]
+    assert sorted(apply_id for apply_id, _ in factory.steps) == sorted(
+        [d.apply_id for d in drives] * 3
+    )
+    assert factory.closed
+    loop = DriveLoop.objects.get(slot=0)
+    assert (loop.generation, loop.holder) == (2, "") and (0, 2) in enqueued()
+
+
+def test_a_second_delivery_or_an_old_generation_does_nothing() -> None:
+    slots.start_loops(enqueue=lambda slot, generation: None)
+    drive = claimed_drive()
+    factory = ScriptedFactory(sequence(poll_after(60)))
+    assert slots.begin(0, 1, "node-a/7/loop-0#1")  # the first delivery runs elsewhere
+
+    again = drive_loop(0, 1, budget=2, drivers=factory.drivers())
+    old = drive_loop(0, 0, budget=2, drivers=factory.drivers())
+    unknown = drive_loop(5, 1, budget=2, drivers=factory.drivers())
+
+    assert again["skipped"] and old["skipped"] and unknown["skipped"]
+    assert factory.steps == [] and drive_row(drive).steps == 0
+    assert DriveLoop.objects.get(slot=0).holder == "node-a/7/loop-0#1"
+
+
+def test_heartbeats_go_on_while_a_step_is_slow() -> None:
+    slow, other = claimed_drive(), claimed_drive()
+    Drive.objects.filter(pk=other.pk).update(next_due_at=PreciseNow(600))  # not due
+    seen: dict[str, Any] = {}
+
+    def script(apply_id: int, lease: Lease) -> Next:
+        if apply_id != slow.apply_id:
+            return poll_after(600)
+        set_heartbeat_age(Apply.objects.using("schemabot").get(pk=other.apply_id), 300)
+        seen["held_until_before"] = drive_row(slow).held_until
+        time.sleep(4.5)  # longer than the hold (three 1 s heartbeats) and four heartbeats
+        seen["other_age"] = apply_age(other.apply_id)
+        seen["held_until_after"] = drive_row(slow).held_until
+        return finished(A.COMPLETED)
+
+    slots.start_loops(enqueue=lambda slot, generation: None)
+    drive_loop(0, 1, budget=1, drivers=ScriptedFactory(script).drivers())
+
+    assert seen["other_age"] <= 2, "the other apply's heartbeat stopped during the slow step"
+    assert seen["held_until_after"] > seen["held_until_before"]  # the hold was renewed
+    assert drive_row(slow).outcome == Outcome.COMPLETED  # and the step's outcome was kept
+
+
+def test_a_loop_whose_slot_moved_on_stops_and_hands_nothing_over() -> None:
+    slots.start_loops(enqueue=lambda slot, generation: None)
+    claimed_drive()
+    factory = ScriptedFactory(sequence(poll_after(0.1)))
+    reports: list[dict[str, Any]] = []
+
+    def run() -> None:
+        try:
+            reports.append(drive_loop(0, 1, budget=60, drivers=factory.drivers()))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while DriveLoop.objects.get(slot=0).holder == "" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The sweep took it for dead (say its node stalled) and enqueued the next generation.
+    DriveLoop.objects.filter(slot=0).update(generation=2, holder="")
+    thread.join(timeout=15)
+
+    assert not thread.is_alive()
+    assert reports[0]["stopped"] == "its slot moved on to another generation"
+    assert not reports[0]["handed"]
+    assert DriveLoop.objects.get(slot=0).generation == 2
