@@ -91,11 +91,12 @@ class PreciseNow(_ClockExpression):
         return precise_now_sql(vendor, self.seconds)
 
 
-class SecondsUntil(models.Func):
-    """Seconds (fractional) from the database's ``NOW()`` to a timestamp column: negative once
-    it has passed, NULL when the column is."""
+class _ColumnAgainstNow(models.Func):
+    """A timestamp column measured against the database's ``NOW()``, in SQL per vendor
+    (``{column}`` stands for the column)."""
 
-    output_field = models.FloatField()
+    sqlite_sql: str
+    mysql_sql: str
 
     def __init__(self, column: str) -> None:
         super().__init__(models.F(column))
@@ -110,11 +111,25 @@ class SecondsUntil(models.Func):
         **extra_context: Any,
     ) -> tuple[str, list[Any]]:
         column_sql, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "sqlite":
-            sql = f"((julianday({column_sql}) - julianday('now')) * 86400.0)"
-        else:
-            sql = f"(TIMESTAMPDIFF(MICROSECOND, NOW(6), {column_sql}) / 1000000.0)"
-        return sql, list(params)
+        sql = self.sqlite_sql if connection.vendor == "sqlite" else self.mysql_sql
+        return sql.format(column=column_sql), list(params)
+
+
+class SecondsUntil(_ColumnAgainstNow):
+    """Seconds (fractional) from the database's ``NOW()`` to a timestamp column: negative once
+    it has passed, NULL when the column is."""
+
+    output_field = models.FloatField()
+    sqlite_sql = "((julianday({column}) - julianday('now')) * 86400.0)"
+    mysql_sql = "(TIMESTAMPDIFF(MICROSECOND, NOW(6), {column}) / 1000000.0)"
+
+
+class AgeSeconds(_ColumnAgainstNow):
+    """Whole seconds from a timestamp column to the database's ``NOW()`` (the heartbeat age)."""
+
+    output_field = models.IntegerField()
+    sqlite_sql = "CAST(strftime('%%s', 'now') - strftime('%%s', {column}) AS INTEGER)"
+    mysql_sql = "TIMESTAMPDIFF(SECOND, {column}, NOW())"
 
 
 def database_now(using: str) -> datetime:
@@ -129,28 +144,3 @@ def database_now(using: str) -> datetime:
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
     return value
-
-
-class AgeSeconds(models.Func):
-    """Whole seconds from a timestamp column to the database's ``NOW()`` (the heartbeat age)."""
-
-    output_field = models.IntegerField()
-
-    def __init__(self, column: str) -> None:
-        super().__init__(models.F(column))
-
-    def as_sql(
-        self,
-        compiler: SQLCompiler,
-        connection: BaseDatabaseWrapper,
-        function: str | None = None,
-        template: str | None = None,
-        arg_joiner: str | None = None,
-        **extra_context: Any,
-    ) -> tuple[str, list[Any]]:
-        column_sql, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "sqlite":
-            sql = f"CAST(strftime('%%s', 'now') - strftime('%%s', {column_sql}) AS INTEGER)"
-        else:
-            sql = f"TIMESTAMPDIFF(SECOND, {column_sql}, NOW())"
-        return sql, list(params)
