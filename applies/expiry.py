@@ -5,11 +5,12 @@ the freshness window, will never be claimed again. SchemaBot terminalizes such a
 start of every operator tick; ternadmin's sweep does the same, in one short transaction, with
 the writes of the configured line (``applies.lines``):
 
-- b2349ea: the apply's unfinished tasks become ``failed``, the apply ``failed`` with
-  ``completed_at = NOW()``;
+- b2349ea: the apply's unfinished tasks become ``failed``, the apply ``failed``;
 - current: tasks still ``pending`` never ran and become ``cancelled``, the other unfinished ones
-  ``failed``; its ``failed_retryable`` operation rows become ``failed`` (#485); every
-  ``completed_at`` keeps an earlier value (``COALESCE``).
+  ``failed``; its ``failed_retryable`` operation rows become ``failed`` (#485).
+
+On both lines every ``completed_at`` keeps an earlier value (``COALESCE(completed_at, NOW())``,
+upstream ``pkg/storage/mysqlstore/applies.go`` before and after #485).
 
 plus one ``apply_logs`` row per apply saying why.
 """
@@ -89,7 +90,7 @@ def _terminalize(apply_ids: list[int]) -> None:
         ).update(state=ApplyState.FAILED, completed_at=finished, updated_at=DbNow())
     Apply.objects.filter(pk__in=apply_ids, state=ApplyState.FAILED_RETRYABLE).update(
         state=ApplyState.FAILED,
-        completed_at=finished if line.expiry_fails_operations else DbNow(),
+        completed_at=finished,
         updated_at=DbNow(),
     )
 

@@ -88,8 +88,8 @@ class Line:
     # When the parent of a claimed operation cannot be claimed and is not terminal: release the
     # operation's lease at once (current), or leave it leased until it goes stale (b2349ea).
     release_unclaimable_operation: bool
-    # ExpireRetryable: pending tasks are cancelled (they never ran), retryable operation rows
-    # fail with the apply, and completed_at keeps an earlier value (COALESCE).
+    # ExpireRetryable: pending tasks are cancelled (they never ran); retryable operation rows
+    # fail with the apply (#485).
     expiry_cancels_pending_tasks: bool
     expiry_fails_operations: bool
     columns: tuple[Column, ...] = ()
