@@ -250,15 +250,15 @@ def settle_unclaimable_parent(claim: OperationClaim, line: Line) -> None:
     if parent is None:
         return  # an orphan row: left for its lease to go stale, as upstream
     if states.apply_state(parent["state"]).terminal:
-        take_terminal_state(claim.lease, parent["state"], parent["error_message"] or "")
+        take_terminal_state(claim.lease, parent["state"], parent["error_message"] or None)
     elif line.release_unclaimable_operation:
         release_operation_claim(claim.lease)
 
 
-def take_terminal_state(lease: Lease, state: str, error: str) -> int:
+def take_terminal_state(lease: Lease, state: str, error: str | None) -> int:
     """Mirror a terminal parent onto its operation under the operation's lease
     (``markOperationFromApplyState``): stopped keeps completed_at NULL; failed takes the
-    parent's error."""
+    parent's error, NULL when it has none (``MarkFailed`` writes ``nullString(errMsg)``)."""
     now = now_sql(db.vendor())
     sets = "state = %s"
     params: list[object] = [state]

@@ -306,6 +306,16 @@ def test_a_terminal_parents_state_is_taken_onto_its_operation(line: Line, parent
     assert claimed_id() is None  # no longer claimed on every pass
 
 
+def test_a_failed_parent_without_an_error_leaves_the_operations_error_null(line: Line) -> None:
+    apply, (op,) = rollout(A.RUNNING, parent_state=A.FAILED, age=STALE)
+    Apply.objects.using("schemabot").filter(pk=apply.pk).update(error_message="")
+
+    assert claim_through_operation(OWNER) is None
+
+    row = OPS.get(pk=op.pk)
+    assert (row.state, row.error_message) == (A.FAILED, None)  # MarkFailed: nullString("")
+
+
 def test_the_parent_claim_carries_the_operation_lease(line: Line) -> None:
     apply, (op,) = rollout(A.RUNNING, age=STALE)
     claim = claim_through_operation(OWNER, engines=["planetscale"])
