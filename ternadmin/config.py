@@ -188,6 +188,17 @@ def refuse_short_staleness(stale_after: int, *, demo: bool) -> None:
         )
 
 
+def refuse_slow_heartbeat(heartbeat: int, stale_after: int) -> None:
+    """ternadmin's own drives must beat at least twice per staleness window, or every apply they
+    hold would look dead and be claimed away from them (by SchemaBot or by ternadmin's sweep)."""
+    if 2 * heartbeat > stale_after:
+        raise ImproperlyConfigured(
+            f"TERNADMIN_HEARTBEAT_SECONDS={heartbeat} leaves fewer than two heartbeats in "
+            f"TERNADMIN_STALE_AFTER_SECONDS={stale_after}: the applies ternadmin drives would "
+            "look dead."
+        )
+
+
 def env_list(environ: Mapping[str, str], name: str, default: list[str]) -> list[str]:
     raw = environ.get(name)
     if raw is None:
@@ -235,7 +246,9 @@ def database_layout(environ: Mapping[str, str], data_dir: Path) -> DatabaseLayou
             "In attach mode TERNADMIN_DATABASE_URL must name a database other than SchemaBot's: "
             "ternadmin never creates its own tables there."
         )
-    return DatabaseLayout(default, schemabot, mode, embedded=not default_url)
+    # Embedded means no database URL at all: one set against a real SchemaBot (even with
+    # ternadmin's own tables left on the embedded file) is production, never the demo.
+    return DatabaseLayout(default, schemabot, mode, embedded=not (default_url or schemabot_url))
 
 
 def _schemabot_mode(environ: Mapping[str, str], *, schemabot_url_set: bool) -> str:

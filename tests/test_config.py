@@ -26,6 +26,7 @@ def test_a_schemabot_url_defaults_to_attach(tmp_path: Path) -> None:
     assert layout.schemabot_mode == config.ATTACH
     assert layout.schemabot["NAME"] == "schemabot"
     assert layout.default["ENGINE"] == "django.db.backends.sqlite3"
+    assert not layout.embedded  # a real SchemaBot database is production, never the demo
 
 
 def test_standalone_against_a_url_must_be_asked_for(tmp_path: Path) -> None:
