@@ -38,11 +38,11 @@ def env_mysql_server(environ: Mapping[str, str], name: str) -> MySQLServer | Non
     url = config.env_str(environ, name)
     if not url:
         return None
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port or 3306
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} has a port that is not a number.") from None
+    except ValueError:  # a port out of range or not a number, or a malformed IPv6 host
+        raise ImproperlyConfigured(f"{name} has a host or port that cannot be read.") from None
     if parts.scheme != "mysql" or not parts.hostname or not parts.username:
         raise ImproperlyConfigured(f"{name} must look like mysql://user[:password]@host[:port].")
     if parts.path.strip("/"):

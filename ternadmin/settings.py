@@ -180,6 +180,7 @@ TERNADMIN_DRIVE_MAX_ERRORS = config.env_int(
 TERNADMIN_HEARTBEAT_SECONDS = config.env_int(
     ENV, "TERNADMIN_HEARTBEAT_SECONDS", default=10, minimum=1, maximum=HOUR
 )
+config.refuse_slow_heartbeat(TERNADMIN_HEARTBEAT_SECONDS, TERNADMIN_STALE_AFTER_SECONDS)
 # How often a drive polls the engine, and how long it waits for one engine state at most.
 TERNADMIN_ENGINE_POLL_SECONDS = config.env_float(
     ENV, "TERNADMIN_ENGINE_POLL_SECONDS", 2.0, maximum=HOUR

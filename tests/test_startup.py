@@ -51,6 +51,7 @@ BAD = [
     ("TERNADMIN_HSTS_SECONDS", "-1", "at least 0"),
     ("TERNADMIN_STALE_AFTER_SECONDS", "99999999", "at most 86400"),
     ("TERNADMIN_HEARTBEAT_SECONDS", "0", "at least 1"),
+    ("TERNADMIN_HEARTBEAT_SECONDS", "31", "fewer than two heartbeats"),
     ("TERNADMIN_RETRY_BUDGET", "1000000", "at most 1000"),
     ("TERNADMIN_SWEEP_LIMIT", "0", "at least 1"),
     ("TERNADMIN_Q_WORKERS", "1000", "at most 64"),
@@ -65,6 +66,10 @@ BAD = [
     ("TERNADMIN_DRIVE_MAX_ERRORS", "0", "at least 1"),
     ("TERNADMIN_Q_WORKERS", "1", "leaves no worker for the drive loops"),
     ("TERNADMIN_ENGINES", "spirit", "ternadmin has no driver for spirit"),
+    ("PLANETSCALE_API_URL", "http://[::1", "is not an http:// or https:// URL"),
+    ("PLANETSCALE_API_URL", "https://api.example:99999", "is not an http:// or https:// URL"),
+    ("LOCALSCALE_MYSQL_URL", "mysql://u:pw@[::1/", "cannot be read"),
+    ("LOCALSCALE_MYSQL_URL", "mysql://u:pw@db:99999", "cannot be read"),
 ]
 
 
@@ -84,6 +89,22 @@ def test_an_unusable_data_dir_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path
     for path in (a_file, a_file / "below", Path("/proc/ternadmin-data")):
         with pytest.raises(ImproperlyConfigured, match="TERNADMIN_DATA_DIR"):
             load_settings(monkeypatch, tmp_path, TERNADMIN_DATA_DIR=str(path))
+
+
+def test_a_schemabot_database_alone_is_production_not_the_demo(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = "mysql://root@127.0.0.1:3306/schemabot"
+    with pytest.raises(ImproperlyConfigured, match="TERNADMIN_SECRET_KEY is required"):
+        load_settings(monkeypatch, tmp_path, SCHEMABOT_DATABASE_URL=url)
+    loaded = load_settings(
+        monkeypatch,
+        tmp_path,
+        SCHEMABOT_DATABASE_URL=url,
+        TERNADMIN_SECRET_KEY="s" * 50,
+        TERNADMIN_ALLOWED_HOSTS="console.internal",
+    )
+    assert loaded["DEMO_MODE"] is False
 
 
 def test_good_values_are_taken(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

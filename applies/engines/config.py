@@ -46,8 +46,12 @@ def env_http_url(environ: Mapping[str, str], name: str, default: str) -> str:
     url = config.env_str(environ, name) or default
     if not url:
         return ""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range or not a number raises ValueError
+    except ValueError:  # also a malformed IPv6 host, such as "http://[::1"
+        parts = None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ImproperlyConfigured(f"{name}={url!r} is not an http:// or https:// URL.")
     return url.rstrip("/")
 
