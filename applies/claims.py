@@ -42,7 +42,7 @@ from django.db.models.expressions import Expression, RawSQL
 
 from applies import db
 from applies.candidates import PAGE_SIZE, Candidate, CandidateQuery, apply_candidates
-from applies.clauses import Clause, apply_clause_case, several_operations_sql
+from applies.clauses import Clause, apply_clause_case, request_exists, several_operations_sql
 from applies.dbclock import DbNow, now_sql
 from applies.leases import Lease, new_token
 from applies.lines import Line, current_line
@@ -304,11 +304,8 @@ def _claimed(apply: Apply, clause: Clause, previous: str, owner: str, token: str
 
 
 def request_pending(apply_id: int, operation: ControlOperation) -> bool:
-    sql = (
-        "SELECT 1 FROM apply_control_requests WHERE apply_id = %s AND operation = %s"
-        " AND status = %s LIMIT 1"
-    )
-    return db.fetchone(sql, [apply_id, operation, RequestStatus.PENDING]) is not None
+    row = db.fetchone(f"SELECT {request_exists('%s', operation)}", [apply_id])
+    return bool(row and row[0])
 
 
 def _claim_stopped_for_cancel(apply: Apply, owner: str) -> ApplyClaim:
