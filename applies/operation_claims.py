@@ -21,7 +21,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.conf import settings
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -209,7 +208,7 @@ def _count_redispatch(operation: ApplyOperation) -> None:
     )
     if not bumped:
         return
-    budget = int(settings.TERNADMIN_RETRY_BUDGET)
+    budget = Windows.from_settings().retry_budget
     db.execute(
         f"UPDATE applies SET attempt = attempt + 1, updated_at = {now}"
         " WHERE id = %s AND state = %s AND attempt < %s AND EXISTS"
@@ -275,7 +274,7 @@ def release_operation_claim(lease: Lease) -> bool:
     """Undo a claim: clear the lease and date the heartbeat one second past the staleness
     window, so the stale-active clause takes the row on the next pass (upstream
     ``ReleaseClaim``). False when the lease had already moved on."""
-    stale = seconds_ago_sql(db.vendor(), int(settings.TERNADMIN_STALE_AFTER_SECONDS) + 1)
+    stale = seconds_ago_sql(db.vendor(), Windows.from_settings().stale_after + 1)
     released = db.execute(
         "UPDATE apply_operations SET lease_owner = '', lease_token = '', lease_acquired_at = NULL,"
         f" updated_at = {stale} WHERE id = %s AND lease_token = %s",
