@@ -1,7 +1,8 @@
 """Why an apply is (or is not) recoverable now, and when it will be.
 
-The clause that matches is computed by the database with the very CASE expression the claim
-paths lock rows with (``applies.clauses``), so the console can never disagree with a claim.
+The clause that matches is computed by the database with the very CASE expressions the claim
+paths lock rows with (``applies.clauses``, and in operation mode ``applies.operation_clauses``),
+over the paths the sweep runs, so the console can never disagree with a claim.
 Everything else is words around it:
 
 - ``claimable_now``: a claim path takes it on the next pass (which, and why); for an apply
@@ -29,12 +30,13 @@ from django.db.models import BooleanField, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from applies import db, states
-from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, apply_clause_case, several_operations_sql
+from applies.clauses import CLAUSE_DESCRIPTIONS, Clause, several_operations_sql
 from applies.dbclock import AgeSeconds
 from applies.durations import duration
 from applies.engines.driven import not_driven_reason
-from applies.lines import Line, current_line
+from applies.lines import Line, claims_operations, current_line
 from applies.models import Apply, ApplyControlRequest
+from applies.operation_clauses import sweep_claim_case
 from applies.states import ApplyState, Story
 from applies.vocabulary import ControlOperation, RequestStatus
 from applies.windows import Windows
@@ -46,6 +48,7 @@ _REQUEST_CLAUSES = frozenset(
         Clause.STOPPED_START,
         Clause.STOPPED_CANCEL,
         Clause.DEFERRED_DEPLOY_START,
+        Clause.STOP_RECONCILIATION,
     }
 )
 
@@ -93,7 +96,7 @@ def annotate_for_classification(queryset: QuerySet[Apply]) -> QuerySet[Apply]:
         apply_id=OuterRef("pk"), status=RequestStatus.PENDING
     ).order_by("-updated_at")
     return queryset.annotate(
-        claim_clause=RawSQL(apply_clause_case(vendor), []),
+        claim_clause=RawSQL(sweep_claim_case(vendor, operations=claims_operations()), []),
         heartbeat_age=AgeSeconds("updated_at"),
         request_age=Subquery(
             pending_requests.annotate(age=AgeSeconds("updated_at")).values("age")[:1]

@@ -5,10 +5,12 @@ as the SchemaBot it runs beside would. ``TERNADMIN_SCHEMABOT_LINE`` names that S
 
 - ``b2349ea``: upstream commit b2349ea (PR #265, 2026-06-15), the first release whose recovery
   resumes from persisted engine state;
-- ``current``: current upstream (``pkg/storage/mysqlstore`` and ``pkg/api/operator.go`` as of
-  PR #770 and the operation-claim paths after it: #417, #436, #485, #488/#491/#497, #502, #513,
-  #540, #581, #591, the cutover claim of #398/#430, stop reconciliation and the stopped+cancel
-  arm).
+- ``current``: current upstream (``pkg/storage/mysqlstore`` and ``pkg/api/operator.go`` at
+  fe94b2c, PR #770, with the operation-claim paths up to it: #417, #436, #485, #488/#491/#497,
+  #502, #513, #540, #581, #591, the cutover claim of #398/#430, stop reconciliation; and the
+  later stopped+cancel arm, lease-guarded stop reconciliation, undone operation claims and
+  cancelled never-run tasks on expiry). docs/schemabot.md, "After fe94b2c", names what newer
+  upstream adds that no line here follows yet.
 
 A ``Line`` says which states that SchemaBot knows, which it reclaims when stale, what a claim
 of a stopped row writes, which claim paths run, how retries expire and which columns its
@@ -85,6 +87,9 @@ class Line:
     cutover_claim: bool  # #398/#430
     stop_reconciliation: bool  # #581
     stopped_cancel: bool  # a pending cancel claims a stopped apply/operation to deliver it
+    # The operator's default claim mode (``operator_claim_operations``): operation rows first,
+    # then their parent, since #431; the apply-level clauses before it.
+    claims_operations: bool
     # When the parent of a claimed operation cannot be claimed and is not terminal: release the
     # operation's lease at once (current), or leave it leased until it goes stale (b2349ea).
     release_unclaimable_operation: bool
@@ -158,6 +163,7 @@ B2349EA = Line(
     cutover_claim=False,
     stop_reconciliation=False,
     stopped_cancel=False,
+    claims_operations=False,
     release_unclaimable_operation=False,
     expiry_cancels_pending_tasks=False,
     expiry_fails_operations=False,
@@ -184,6 +190,7 @@ CURRENT = Line(
     cutover_claim=True,
     stop_reconciliation=True,
     stopped_cancel=True,
+    claims_operations=True,
     release_unclaimable_operation=True,
     expiry_cancels_pending_tasks=True,
     expiry_fails_operations=True,
@@ -232,3 +239,11 @@ DEFAULT = LineName.CURRENT
 def current_line() -> Line:
     """The line ternadmin is configured to run beside (``TERNADMIN_SCHEMABOT_LINE``)."""
     return LINES[str(getattr(settings, SETTING, DEFAULT))]
+
+
+def claims_operations() -> bool:
+    """Whether claims take an operation row first, then its parent (SchemaBot's
+    ``operator_claim_operations``): ``TERNADMIN_CLAIM_OPERATIONS`` when it is set, else what
+    the configured line's operator does by default."""
+    chosen = getattr(settings, "TERNADMIN_CLAIM_OPERATIONS", None)
+    return current_line().claims_operations if chosen is None else bool(chosen)

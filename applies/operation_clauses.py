@@ -9,7 +9,15 @@ Upstream ``FindNextApplyOperation`` and ``FindNextApplyOperationCutover``
 
 from __future__ import annotations
 
-from applies.clauses import Clause, case_sql, pending_start_exists, rematch_guard, request_exists
+from applies.clauses import (
+    Clause,
+    apply_clause_case,
+    case_sql,
+    pending_start_exists,
+    rematch_guard,
+    request_exists,
+    stop_reconciliation_case,
+)
 from applies.db import quoted
 from applies.dbclock import seconds_ago_sql
 from applies.lines import Line, current_line
@@ -107,6 +115,11 @@ def _pending_gate(vendor: str, o: str, line: Line) -> str:
     return gate
 
 
+def _ordered_cutover_policies(line: Line) -> str:
+    """The cutover policies whose rows park at the barrier and cut over by the cutover claim."""
+    return f"'{_BARRIER}', '{_PARALLEL}'" if line.parallel_policy else f"'{_BARRIER}'"
+
+
 def multi_operation_sql(o: str) -> str:
     """The row has a sibling: its apply has more than one operation."""
     return (
@@ -127,7 +140,7 @@ def operation_clause_sql(
     stale_active = f"{o}.state IN ({claimable}) AND {stale}"
     if line.barrier_park_exemption:
         # #417: a multi-operation row parked at the barrier belongs to the cutover claim.
-        policies = f"'{_BARRIER}', '{_PARALLEL}'" if line.parallel_policy else f"'{_BARRIER}'"
+        policies = _ordered_cutover_policies(line)
         stale_active += (
             f" AND NOT ({o}.state = '{A.WAITING_FOR_CUTOVER}' AND {o}.cutover_policy IN"
             f" ({policies}) AND {multi_operation_sql(o)})"
@@ -176,7 +189,7 @@ def cutover_clause_sql(
         return {}
     o = "apply_operations"
     stale = f"{o}.updated_at < {seconds_ago_sql(vendor, windows.stale_after)}"
-    policies = f"'{_BARRIER}', '{_PARALLEL}'" if line.parallel_policy else f"'{_BARRIER}'"
+    policies = _ordered_cutover_policies(line)
     eligible = (
         f"{o}.cutover_policy IN ({policies}) AND {multi_operation_sql(o)}"
         f" AND EXISTS (SELECT 1 FROM applies p WHERE p.id = {o}.apply_id"
@@ -220,3 +233,22 @@ def operation_claim_case(
         **operation_clause_sql(vendor, windows, line),
     }
     return case_sql(clauses)
+
+
+def sweep_claim_case(
+    vendor: str, *, operations: bool, windows: Windows | None = None, line: Line | None = None
+) -> str:
+    """Which clause takes an apply (over the ``applies`` table) on the claim paths the sweep
+    runs, NULL when none does: the apply-level clauses; or, in operation mode, stop
+    reconciliation first, then the apply clause of a parent one of whose operation rows an
+    operation claim takes (the parent is claimed by id with the apply-level clauses)."""
+    windows = windows or Windows.from_settings()
+    parent = apply_clause_case(vendor, windows, line)
+    if not operations:
+        return parent
+    stop = stop_reconciliation_case(vendor, windows, line)
+    carried = (
+        "EXISTS (SELECT 1 FROM apply_operations WHERE apply_operations.apply_id = applies.id"
+        f" AND {operation_claim_case(vendor, windows, line)} IS NOT NULL)"
+    )
+    return f"(CASE WHEN {stop} IS NOT NULL THEN {stop} WHEN {carried} THEN {parent} END)"

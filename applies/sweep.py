@@ -31,6 +31,7 @@ from applies.drives import launch_drive
 from applies.drives.slots import start_loops
 from applies.engines import driven_engines
 from applies.expiry import expire_retryable
+from applies.lines import claims_operations
 from applies.models import SweepRun
 from applies.operation_claims import claim_through_operation
 from applies.stop_reconciliation import find_next_stop_reconciliation
@@ -90,9 +91,7 @@ def run_sweep(
     report = SweepReport(owner=owner, dry_run=dry_run)
     limit = settings.TERNADMIN_SWEEP_LIMIT if limit is None else limit
     budget = settings.TERNADMIN_SWEEP_TIME_BUDGET_SECONDS if time_budget is None else time_budget
-    operations = (
-        settings.TERNADMIN_CLAIM_OPERATIONS if claim_operations is None else claim_operations
-    )
+    operations = claims_operations() if claim_operations is None else claim_operations
     if not dry_run:
         _start_loops(report)
     try:

@@ -203,7 +203,12 @@ TERNADMIN_SWEEP_TIME_BUDGET_SECONDS = config.env_int(
     ENV, "TERNADMIN_SWEEP_TIME_BUDGET_SECONDS", default=30, minimum=1, maximum=HOUR
 )
 # SchemaBot's operator_claim_operations: claim operation rows first, then their parent apply.
-TERNADMIN_CLAIM_OPERATIONS = config.env_bool(ENV, "TERNADMIN_CLAIM_OPERATIONS", default=False)
+# Unset (None) follows the configured line's default (applies.lines.claims_operations).
+TERNADMIN_CLAIM_OPERATIONS = (
+    config.env_bool(ENV, "TERNADMIN_CLAIM_OPERATIONS", default=False)
+    if "TERNADMIN_CLAIM_OPERATIONS" in ENV
+    else None
+)
 TERNADMIN_SWEEP_HISTORY_DAYS = config.env_int(
     ENV, "TERNADMIN_SWEEP_HISTORY_DAYS", default=14, minimum=1, maximum=3650
 )

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from applies import states
 from applies.checks import check_schemabot_windows
-from applies.lines import B2349EA, CURRENT, LINES, current_line
+from applies.lines import B2349EA, CURRENT, LINES, claims_operations, current_line
 from applies.states import ApplyState
 from ternadmin import config
 from tests.helpers import clean_environ, run_python
@@ -110,3 +110,16 @@ def test_a_window_unlike_schemabots_is_a_warning_naming_the_difference(
     [warning] = check_schemabot_windows()
     assert warning.id == "ternadmin.W013"
     assert warning.msg.startswith(f"{name}={value} differs from SchemaBot's {upstream}: ")
+
+
+def test_claims_take_operation_rows_first_as_the_lines_operator_does_by_default(
+    settings: Any,
+) -> None:
+    settings.TERNADMIN_CLAIM_OPERATIONS = None
+    for name, default in (("current", True), ("b2349ea", False)):  # #431 made it the default
+        settings.TERNADMIN_SCHEMABOT_LINE = name
+        assert claims_operations() is default
+        for chosen in (True, False):
+            settings.TERNADMIN_CLAIM_OPERATIONS = chosen
+            assert claims_operations() is chosen
+        settings.TERNADMIN_CLAIM_OPERATIONS = None

@@ -15,6 +15,7 @@ from django_q.models import Schedule
 
 from applies import brake
 from applies.checks import check_sweep
+from applies.classify import classify
 from applies.drives.schedule import take_foreground
 from applies.lines import Line
 from applies.models import Apply, Drive, SweepRun
@@ -235,7 +236,28 @@ def test_an_apply_level_pass_never_claims_a_multi_operation_apply(line: Line) ->
     rolling, _ = rollout(ApplyState.RUNNING, ApplyState.PENDING, age=STALE)
     single = make_apply(ApplyState.RUNNING)
 
-    report = run_sweep(owner=OWNER)
+    report = run_sweep(owner=OWNER, claim_operations=False)
 
     assert [u.apply_id for u in report.claimed] == [single.pk]
     assert reload(rolling).lease_token == ""
+
+
+@pytest.mark.parametrize("mode", [None, False, True], ids=["line-default", "apply", "operation"])
+def test_the_pass_claims_as_the_line_and_the_console_names_its_clause(
+    line: Line, settings: Any, mode: bool | None
+) -> None:
+    """A pending apply whose stop is pending: SchemaBot's operator on the current line (operation
+    claims, the default since #431) keeps its pending operation from starting (pending-stop
+    gate) and reconciles the stop; apply-level claims, and b2349ea's operation claim, start it."""
+    settings.TERNADMIN_CLAIM_OPERATIONS = mode
+    stranded, _ = rollout(ApplyState.PENDING, parent_state=ApplyState.PENDING)
+    request(stranded, "stop")
+    predicted = classify(reload(stranded))
+
+    report = run_sweep(owner=OWNER, limit=1)
+
+    [unit] = report.claimed
+    operations = line.claims_operations if mode is None else mode
+    reconciles = operations and line.stop_reconciliation
+    assert unit.clause == ("stop_reconciliation" if reconciles else "queued")
+    assert predicted.clause == unit.clause and predicted.claimed_by == "ternadmin"
