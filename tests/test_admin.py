@@ -229,6 +229,23 @@ def test_a_log_line_quoting_a_password_is_masked_wherever_the_admin_names_the_ro
         assert "mysql://app:•••@db:3306" in body, url
 
 
+def test_the_audit_history_masks_secrets_in_messages_and_reasons(admin_client: Client) -> None:
+    apply = make_apply(A.RUNNING)
+    audit(
+        apply.pk,
+        actor="bob",
+        message="Marked failed: dial mysql://app:s3cretpw@db:3306 refused",
+        event=LogEvent.STATE_TRANSITION,
+        old_state="running",
+        new_state="failed",
+        reason="the driver logged DB_PASSWORD=hunter2",
+    )
+    body = admin_client.get(f"{CHANGELIST}{apply.pk}/change/").content.decode()
+    history = body.split('id="audit-history"', 1)[1]
+    assert "s3cretpw" not in body and "hunter2" not in body
+    assert "mysql://app:•••@db:3306 refused" in history and "DB_PASSWORD=•••" in history
+
+
 def test_a_dangling_lock_or_plan_id_still_renders(admin_client: Client) -> None:
     apply = ApplyFactory.create()
     Lock.objects.filter(pk=apply.lock_id).delete()  # SchemaBot deletes locks; no FK stops it
