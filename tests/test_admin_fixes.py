@@ -179,6 +179,33 @@ def test_refused_without_a_reason(admin_client: Client) -> None:
     assert_unchanged(apply, before)
 
 
+# ISO times whose UTC form is out of datetime's range (year 1 ahead of UTC, 9999 behind it).
+OUT_OF_RANGE = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
+
+
+@pytest.mark.parametrize("seen_time", [*OUT_OF_RANGE, "yesterday"])
+def test_refused_a_seen_time_out_of_range(admin_client: Client, seen_time: str) -> None:
+    apply = leased(A.RUNNING)
+    before = row_of(apply)
+    response = admin_client.post(
+        fix_url(apply), fix_form(apply, A.FAILED, seen_updated_at=seen_time)
+    )
+    assert response.status_code == 200
+    assert "The page was incomplete: reload it and try again." in response.content.decode()
+    assert_unchanged(apply, before)
+
+
+@pytest.mark.parametrize("seen_time", OUT_OF_RANGE)
+def test_an_action_refuses_a_seen_time_out_of_range(admin_client: Client, seen_time: str) -> None:
+    apply = leased(A.RUNNING)
+    before = row_of(apply)
+    body = action_post(apply, "release_lease", **{f"seen-{apply.pk}-updated_at": seen_time})
+    response = admin_client.post(CHANGELIST, body, follow=True)
+    assert response.status_code == 200
+    assert "not on the confirmation page; nothing done" in response.content.decode()
+    assert_unchanged(apply, before)
+
+
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR])
 def test_refused_without_the_fix_permission(client: Client, role: Role) -> None:
     apply = leased(A.RUNNING)

@@ -44,11 +44,18 @@ def seen_initial(apply: Apply) -> dict[str, str]:
 
 
 def parse_seen_time(value: str) -> datetime | None:
+    """The heartbeat a page showed, in UTC; ``None`` for anything else.
+
+    Converted here, inside the ``try``: an ISO time can be valid and still have no UTC form
+    (``0001-01-01T00:00:00+14:00``), and the fixes compare in UTC.
+    """
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
 class ReasonForm(forms.Form):
