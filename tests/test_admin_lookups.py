@@ -59,6 +59,18 @@ def test_a_lease_token_cannot_be_guessed_a_character_at_a_time(admin_client: Cli
         assert apply.apply_identifier not in response.content.decode()
 
 
+@pytest.mark.parametrize("order", ["3", "-3", "2.1", ""])
+@pytest.mark.parametrize("model", sorted(LISTS))
+def test_a_list_is_never_sorted_by_a_column_from_the_url(
+    admin_client: Client, model: str, order: str
+) -> None:
+    """``?o=3`` would sort the applies by engine: a filesort of the whole table."""
+    make_apply(A.RUNNING)
+    response = admin_client.get(f"{LISTS[model]}?o={order}")
+    assert response.status_code == 400, (model, order, response.status_code)
+    assert admin_client.get(LISTS[model]).status_code == 200
+
+
 def test_the_lists_own_filters_and_search_still_work(admin_client: Client) -> None:
     running = make_apply(A.RUNNING)
     failed = make_apply(A.FAILED)
