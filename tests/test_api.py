@@ -100,8 +100,10 @@ def test_filters_and_bad_parameters() -> None:
     spirit = new_apply(engine="spirit")
     new_apply(engine="planetscale")
     client, auth = Client(), bearer(token_for(Role.VIEWER))
-    page = client.get("/api/v1/applies?engine=spirit", headers=auth).json()
+    page = client.get("/api/v1/applies?engine=spirit&environment=staging", headers=auth).json()
     assert [row["id"] for row in page["results"]] == [spirit.pk]
+    alone = client.get("/api/v1/applies?engine=spirit", headers=auth)
+    assert alone.status_code == 400 and "engine: Engine only narrows" in alone.json()["message"]
     assert client.get("/api/v1/applies?engine=cobol", headers=auth).status_code == 400
     assert client.get("/api/v1/applies?limit=lots", headers=auth).status_code == 400
 

@@ -4,7 +4,9 @@ A page is ``ORDER BY created_at, id LIMIT n + 1`` after (or before) the last row
 millionth row costs what the first does: each filter the list offers narrows an index that
 ends in ``(created_at, id)`` (``idx_created_id``, ``idx_state_created_id``,
 ``idx_environment_created_id``, ``idx_environment_state_created_id``) or selects few rows
-(``idx_repo_pr``, ``idx_database_env``, ``idx_apply_identifier``, the primary key).
+(``idx_repo_pr``, ``idx_database_env``, ``idx_apply_identifier``, the primary key). Engine,
+deployment and PR, which no index starts with, are refused unless one of those comes with them
+(``applies.filters.REFINING``): they read at most the rows it narrows to.
 """
 
 from __future__ import annotations
