@@ -63,7 +63,7 @@ class LiveEngineState:
             "deploy_request_state": self.deploy_request_state or None,
             "maps_to_state": self.maps_to_state or None,
             "branch_ready": self.branch_ready,
-            "deploy_request_html_url": self.html_url or None,
+            "deploy_request_html_url": redact(self.html_url) or None,
         }
 
 
