@@ -104,6 +104,28 @@ def test_action_bodies_are_validated_by_their_schema(body: dict[str, Any], field
     assert "x" * 100 not in response.content.decode()  # the bad value is not echoed
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=-5", "limit"),
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("sort=zzz", "sort"),
+        ("sort=state", "sort"),
+    ],
+)
+def test_list_parameters_are_validated_by_their_schema(query: str, field: str) -> None:
+    response = Client().get(f"/api/v1/applies?{query}", headers=bearer(token_for(Role.VIEWER)))
+    error = assert_error_shape(response, 400, "invalid")
+    assert field in error["message"]
+
+
+@pytest.mark.parametrize("query", ["limit=1", "limit=200", "sort=created_at", "sort=-created_at"])
+def test_list_parameters_within_bounds_are_taken(query: str) -> None:
+    response = Client().get(f"/api/v1/applies?{query}", headers=bearer(token_for(Role.VIEWER)))
+    assert response.status_code == 200, response.content[:300]
+
+
 def test_the_openapi_document_needs_a_login_and_declares_the_schemas() -> None:
     anonymous = Client().get("/api/v1/openapi.json")
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]

@@ -11,7 +11,7 @@ from applies import selectors
 from applies.api.auth import VIEWER, needs
 from applies.api.errors import ApiError
 from applies.api.rows import ClassificationOut, apply_out
-from applies.api.schemas import MAX_LIMIT, ActionIn, ApplyId, BulkIn, ListQuery
+from applies.api.schemas import ActionIn, ApplyId, BulkIn, ListQuery
 from applies.api.shapes import (
     ActionResultOut,
     ApplyDetailOut,
@@ -54,13 +54,12 @@ def apply_list(request: HttpRequest, query: Query[ListQuery]) -> PageOut:
             for name, errors in filterset.errors.items()
         )
         raise ApiError("invalid", f"Invalid filter: {problems}", 400)
-    order = selectors.Order.OLDEST if query.sort == "created_at" else selectors.Order.NEWEST
     page = selectors.apply_page(
         filterset.qs,
-        order=order,
+        order=query.sort,
         after=selectors.Cursor.decode(query.after),
         before=selectors.Cursor.decode(query.before),
-        size=min(MAX_LIMIT, max(1, query.limit)),
+        size=query.limit,
         prefix=filterset.prefix(),
     )
     return PageOut(
