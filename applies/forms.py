@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from applies.inputs import MAX_REASON, MAX_SEEN, validate_text
+from applies.inputs import MAX_BULK_ITEMS, MAX_REASON, MAX_SEEN, validate_text
 from applies.services.seen import ReclaimItem, Seen
 
 OTHER = "other"
@@ -73,7 +73,13 @@ class BulkReclaimForm(ReasonForm):
         field.choices = [(value, value) for value in posted]
 
     def clean_item(self) -> list[ReclaimItem]:
-        items = [ReclaimItem.decode(value) for value in self.cleaned_data["item"]]
+        values = self.cleaned_data["item"]
+        if len(values) > MAX_BULK_ITEMS:  # the API's cap too: each one is a claim and a drive
+            raise forms.ValidationError(
+                f"Select at most {MAX_BULK_ITEMS} applies at a time ({len(values)} were "
+                "selected): nothing was done."
+            )
+        items = [ReclaimItem.decode(value) for value in values]
         if any(item is None for item in items):
             raise forms.ValidationError("An apply in the selection could not be read.")
         return [item for item in items if item is not None]

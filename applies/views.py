@@ -205,11 +205,12 @@ def bulk_reclaim(request: HttpRequest) -> HttpResponse:
     if not selected:
         messages.error(request, "Select at least one stuck apply to reclaim.")
         return redirect("home")
-    if any(ReclaimItem.decode(value) is None for value in selected):  # tampered with: refuse
-        return _confirm_bulk(request, selected, BulkReclaimForm(), status=400)
+    form = BulkReclaimForm(request.POST)
+    # Tampered with, or more than the cap: refused before it is even confirmed.
+    if not form.is_valid() and form.has_error("item"):
+        return _confirm_bulk(request, selected, form, status=400)
     if request.POST.get("confirmed") != "1":
         return _confirm_bulk(request, selected, BulkReclaimForm())
-    form = BulkReclaimForm(request.POST)
     if not form.is_valid():
         return _confirm_bulk(request, selected, form, status=400)
     results = actions.bulk_reclaim(

@@ -12,12 +12,11 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from applies.inputs import MAX_ID, MAX_REASON, MAX_SEEN, text_problem
+from applies.inputs import MAX_BULK_ITEMS, MAX_ID, MAX_REASON, MAX_SEEN, text_problem
 from applies.selectors import Order
 from applies.services.seen import ReclaimItem, Seen
 
 MAX_LIMIT = 200
-MAX_BULK_ITEMS = 200
 
 
 def _plain_text(value: str) -> str:
