@@ -138,8 +138,10 @@ def apply_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 def apply_engine(request: HttpRequest, pk: int) -> HttpResponse:
     """What the engine says now about the apply's persisted state (a fragment)."""
-    detail = _detail_or_404(pk)
-    answers = [selectors.live_state(detail.apply, resume) for resume in detail.resume]
+    found = selectors.engine_resume(pk)
+    if found is None:
+        raise Http404(f"There is no apply with id {pk}.")
+    answers = [selectors.live_state(found.apply, resume) for resume in found.resume]
     return render(request, "applies/_engine_live.html", {"answers": answers})
 
 
@@ -162,8 +164,10 @@ def apply_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def _confirm(
     request: HttpRequest, pk: int, spec: ActionSpec, form: ActionForm, *, status: int = 200
 ) -> HttpResponse:
-    detail = _detail_or_404(pk)
-    apply = detail.apply
+    now = selectors.apply_actions(pk)
+    if now is None:
+        raise Http404(f"There is no apply with id {pk}.")
+    apply = now.apply
     seen_state = form["seen_state"].value()
     if seen_state is None:  # opened without what the operator saw: confirm what is there now
         seen = Seen.of(apply)
@@ -171,12 +175,12 @@ def _confirm(
     else:
         seen = Seen(seen_state, form["seen_token"].value() or "")
     context = {
-        "d": detail,
+        "d": now,
         "action": spec.action,
         "title": spec.title,
         "form": form,
         "changed": not (seen.same_state(apply) and seen.same_lease(apply)),
-        "possible": detail.possible[spec.action],
+        "possible": now.possible[spec.action],
         **_frame(request),
     }
     return render(request, "applies/confirm_action.html", context, status=status)

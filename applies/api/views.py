@@ -108,10 +108,10 @@ def apply_classification(request: HttpRequest, pk: ApplyId) -> ClassificationOut
 )
 def apply_engine(request: HttpRequest, pk: ApplyId) -> EngineOut:
     """What the engine says now about each operation's persisted state."""
-    detail = selectors.apply_detail(pk)
-    if detail is None:
+    found = selectors.engine_resume(pk)
+    if found is None:
         raise _not_found(pk)
-    answers = [selectors.live_state(detail.apply, resume) for resume in detail.resume]
+    answers = [selectors.live_state(found.apply, resume) for resume in found.resume]
     return EngineOut.model_validate(
         {"apply_id": pk, "operations": [answer.as_json() for answer in answers]}
     )

@@ -9,7 +9,7 @@ Heartbeat ages are computed by the database clock.
 - ``live``: unfinished applies with their classification; "not progressing"
 - ``dashboard``: the dashboard in one call, sweep health included
 - ``listing``: keyset pages of the applies list
-- ``detail``: one apply's whole story
+- ``detail``: one apply's whole story; what its actions allow now
 - ``engine``: persisted engine resume state and the engine's live answer
 """
 
@@ -17,16 +17,31 @@ from __future__ import annotations
 
 from applies.selectors.counts import StateCounts, StateRow, state_counts
 from applies.selectors.dashboard import Dashboard, SweepHealth, dashboard, sweep_health
-from applies.selectors.detail import ApplyDetail, apply_detail, get_apply
-from applies.selectors.engine import LiveEngineState, ResumeState, live_state, resume_state
+from applies.selectors.detail import (
+    ApplyActions,
+    ApplyDetail,
+    apply_actions,
+    apply_detail,
+    get_apply,
+)
+from applies.selectors.engine import (
+    EngineResume,
+    LiveEngineState,
+    ResumeState,
+    engine_resume,
+    live_state,
+    resume_state,
+)
 from applies.selectors.listing import ApplyPage, Cursor, Order, apply_page, base_queryset
 from applies.selectors.live import Filter, Idle, LiveApply
 
 __all__ = [
+    "ApplyActions",
     "ApplyDetail",
     "ApplyPage",
     "Cursor",
     "Dashboard",
+    "EngineResume",
     "Filter",
     "Idle",
     "LiveApply",
@@ -36,10 +51,12 @@ __all__ = [
     "StateCounts",
     "StateRow",
     "SweepHealth",
+    "apply_actions",
     "apply_detail",
     "apply_page",
     "base_queryset",
     "dashboard",
+    "engine_resume",
     "get_apply",
     "live_state",
     "resume_state",

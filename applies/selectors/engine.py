@@ -67,6 +67,28 @@ class LiveEngineState:
         }
 
 
+@dataclass(frozen=True)
+class EngineResume:
+    """What asking the engine about an apply needs: the row and each operation's resume state."""
+
+    apply: Apply
+    resume: list[ResumeState]
+
+
+def engine_resume(apply_id: int) -> EngineResume | None:
+    """The apply and its operations' persisted resume state, or ``None``: two reads by key,
+    not the apply's whole story (``selectors.detail``)."""
+    apply = Apply.objects.filter(pk=apply_id).first()
+    if apply is None:
+        return None
+    operations = (
+        ApplyOperation.objects.filter(apply_id=apply_id)
+        .only("id", "deployment", "engine_resume_context", "engine_resume_metadata")
+        .order_by("created_at", "id")
+    )
+    return EngineResume(apply, [resume_state(operation) for operation in operations])
+
+
 def resume_state(operation: ApplyOperation) -> ResumeState:
     base = ResumeState(operation.pk, operation.deployment, operation.engine_resume_context or "")
     raw = operation.engine_resume_metadata
