@@ -189,7 +189,7 @@ def _confirm(
 def _act(request: HttpRequest, pk: int, spec: ActionSpec, form: ActionForm) -> HttpResponse:
     actor = request.user.get_username()
     try:
-        result = spec.service(pk, actor=actor, reason=form.reason, seen=form.seen)
+        result = spec.service(pk, actor=actor, reason=form.stated_reason, seen=form.seen)
     except Refused as refused:
         messages.error(request, f"{spec.title} refused: {refused.message}.")
         if refused.code is Refusal.NOT_FOUND:
@@ -218,7 +218,7 @@ def bulk_reclaim(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _confirm_bulk(request, selected, form, status=400)
     results = actions.bulk_reclaim(
-        form.cleaned_data["item"], actor=request.user.get_username(), reason=form.reason
+        form.cleaned_data["item"], actor=request.user.get_username(), reason=form.stated_reason
     )
     for result in results:
         if result.ok:

@@ -179,6 +179,15 @@ def test_refused_without_a_reason(admin_client: Client) -> None:
     assert_unchanged(apply, before)
 
 
+def test_refused_details_that_are_not_plain_text(admin_client: Client) -> None:
+    """The admin's details are checked as the console's are (``inputs.validate_text``)."""
+    apply = make_apply(A.RUNNING)
+    before = row_of(apply)
+    response = admin_client.post(fix_url(apply), fix_form(apply, A.FAILED, details="INC\x1b42"))
+    assert "contains the control character U+001B" in response.content.decode()
+    assert_unchanged(apply, before)
+
+
 # ISO times whose UTC form is out of datetime's range (year 1 ahead of UTC, 9999 behind it).
 OUT_OF_RANGE = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
 

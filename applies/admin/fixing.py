@@ -155,7 +155,7 @@ class FixingAdmin(SchemaBotAdmin):
                     apply.pk,
                     data["new_state"],
                     actor=request.user.get_username(),
-                    reason=form.reason_text(),
+                    reason=form.stated_reason,
                     seen=form.seen,
                     confirm_live=data["confirm_live"],
                     reset_heartbeat=data["reset_heartbeat"],
@@ -165,7 +165,7 @@ class FixingAdmin(SchemaBotAdmin):
                 if isinstance(refusal, fixes.RowChanged):
                     apply, form = self._reloaded(request, apply, form)
             else:
-                self.log_change(request, apply, f"{result.summary} Reason: {form.reason_text()}")
+                self.log_change(request, apply, f"{result.summary} Reason: {form.stated_reason}")
                 messages.success(request, result.summary)
                 return HttpResponseRedirect(reverse("admin:applies_apply_change", args=[apply.pk]))
         context = {
@@ -244,7 +244,7 @@ class FixingAdmin(SchemaBotAdmin):
     def _run_bulk(
         self, request: HttpRequest, rows: list[Apply], action: BulkAction, form: BulkActionForm
     ) -> None:
-        reason = form.reason_text()
+        reason = form.stated_reason
         for row in rows:
             seen_time = parse_seen_time(request.POST.get(f"seen-{row.pk}-updated_at", ""))
             if seen_time is None:

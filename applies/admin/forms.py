@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from applies import states
+from applies.forms import OTHER, BaseReasonForm, details_field
 from applies.models import Apply
 from applies.services.seen import Seen
 
@@ -18,9 +19,8 @@ REASONS = (
     ("finished_outside", "The change was finished or undone outside SchemaBot"),
     ("abandoned", "Abandoned or duplicate apply"),
     ("unknown_state", "A state this SchemaBot does not know"),
-    ("other", "Other (say what below)"),
+    (OTHER, "Other (say what below)"),
 )
-OTHER = "other"
 
 
 def state_choices() -> list[tuple[str, Any]]:
@@ -58,31 +58,20 @@ def parse_seen_time(value: str) -> datetime | None:
         return None
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(BaseReasonForm):
+    reasons = REASONS
+    choice_name, details_name = "reason", "details"
+    details_missing = "Say what the reason is."
+
     reason = forms.ChoiceField(
         choices=[("", "Choose a reason…"), *REASONS],
         error_messages={"required": "Give a reason: it goes into the apply's audit trail."},
     )
-    details = forms.CharField(
-        required=False,
-        max_length=500,
+    details = details_field(
         label="Details",
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text="Ticket, incident or what you checked. Required for “Other”.",
     )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("reason") == OTHER and not (data.get("details") or "").strip():
-            self.add_error("details", "Say what the reason is.")
-        return data
-
-    def reason_text(self) -> str:
-        label = dict(REASONS)[self.cleaned_data["reason"]]
-        details = (self.cleaned_data.get("details") or "").strip()
-        if self.cleaned_data["reason"] == OTHER:
-            return details
-        return f"{label}: {details}" if details else label
 
 
 class ConfirmLiveMixin(forms.Form):
