@@ -103,14 +103,8 @@ class ApplyListView(PermissionRequiredMixin, SingleTableMixin, FilterView):
         return context
 
     def _link(self, key: str | None, cursor: selectors.Cursor | None) -> str | None:
-        if key is not None and cursor is None:
-            return None
-        query = self.request.GET.copy()
-        for name in ("after", "before", "page"):
-            query.pop(name, None)
-        if key is not None and cursor is not None:
-            query[key] = cursor.encode()
-        return f"?{query.urlencode()}"
+        query = selectors.page_query(self.request.GET, key, cursor)
+        return None if query is None else f"?{query}"
 
 
 apply_list = login_required(ApplyListView.as_view())

@@ -70,13 +70,8 @@ def apply_list(request: HttpRequest, query: Query[ListQuery]) -> PageOut:
 
 
 def _page_link(request: HttpRequest, key: str, cursor: selectors.Cursor | None) -> str | None:
-    if cursor is None:
-        return None
-    query = request.GET.copy()
-    query.pop("after", None)
-    query.pop("before", None)
-    query[key] = cursor.encode()
-    return f"{request.path}?{query.urlencode()}"
+    query = selectors.page_query(request.GET, key, cursor)
+    return None if query is None else f"{request.path}?{query}"
 
 
 @router.get(

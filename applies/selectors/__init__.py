@@ -32,7 +32,14 @@ from applies.selectors.engine import (
     live_state,
     resume_state,
 )
-from applies.selectors.listing import ApplyPage, Cursor, Order, apply_page, base_queryset
+from applies.selectors.listing import (
+    ApplyPage,
+    Cursor,
+    Order,
+    apply_page,
+    base_queryset,
+    page_query,
+)
 from applies.selectors.live import Filter, Idle, LiveApply
 
 __all__ = [
@@ -59,6 +66,7 @@ __all__ = [
     "engine_resume",
     "get_apply",
     "live_state",
+    "page_query",
     "resume_state",
     "state_counts",
     "sweep_health",

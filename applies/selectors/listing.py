@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 
 from applies.classify import Classification, annotate_for_classification, classify_all
 from applies.dbclock import AgeSeconds
@@ -58,6 +59,20 @@ class Cursor:
     @classmethod
     def of(cls, apply: Apply) -> Cursor:
         return cls(apply.created_at, apply.pk)
+
+
+def page_query(params: QueryDict, key: str | None, cursor: Cursor | None) -> str | None:
+    """The query string of another page of the same list (the console's and the API's):
+    ``params`` with their position replaced by ``key=cursor``, or by none for the first page
+    (``key`` ``None``). ``None`` when there is no such page (no cursor)."""
+    if key is not None and cursor is None:
+        return None
+    query = params.copy()
+    for name in ("after", "before", "page"):
+        query.pop(name, None)
+    if key is not None and cursor is not None:
+        query[key] = cursor.encode()
+    return query.urlencode()
 
 
 @dataclass(frozen=True)
