@@ -22,6 +22,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
 
+from applies import classify
 from applies.classify import Classification
 from applies.inputs import parse_id
 from applies.models import Apply
@@ -119,7 +120,7 @@ class ApplyFilter(django_filters.FilterSet):
     def live_set(self) -> list[Classification]:
         """The unfinished applies, classified once per request."""
         if self._live is None:
-            self._live = live.classifications()
+            self._live = classify.live()
         return self._live
 
     def equal(self, queryset: QuerySet[Apply], name: str, value: str) -> QuerySet[Apply]:

@@ -38,10 +38,6 @@ class ResumeState:
     other: dict[str, Any] = field(default_factory=dict)  # further keys, secrets masked
     problem: str = ""  # why the stored value could not be read
 
-    @property
-    def empty(self) -> bool:
-        return not (self.branch_name or self.deploy_request_id or self.other or self.problem)
-
 
 @dataclass(frozen=True)
 class LiveEngineState:
