@@ -227,7 +227,7 @@ def _confirm_bulk(
 ) -> HttpResponse:
     items = [(value, ReclaimItem.decode(value)) for value in selected]
     ids = [item.apply_id for _, item in items if item is not None]
-    rows = Apply.objects.in_bulk(ids)
+    rows = selectors.applies_by_id(ids)
     context = {
         "form": form,
         "selected": [(value, rows.get(item.apply_id) if item else None) for value, item in items],

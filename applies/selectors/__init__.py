@@ -6,7 +6,7 @@ set of unfinished applies (small: one per target) as the only thing classified i
 Heartbeat ages are computed by the database clock.
 
 - ``counts``: applies per state and engine (exact for active states, capped for finished ones)
-- ``live``: unfinished applies with their classification; "not progressing"
+- ``live``: unfinished applies with their classification; "not progressing"; applies by id
 - ``dashboard``: the dashboard in one call, sweep health included
 - ``listing``: keyset pages of the applies list
 - ``detail``: one apply's whole story; what its actions allow now
@@ -40,7 +40,7 @@ from applies.selectors.listing import (
     base_queryset,
     page_query,
 )
-from applies.selectors.live import Filter, Idle, LiveApply
+from applies.selectors.live import Filter, Idle, LiveApply, applies_by_id
 
 __all__ = [
     "ApplyActions",
@@ -58,6 +58,7 @@ __all__ = [
     "StateCounts",
     "StateRow",
     "SweepHealth",
+    "applies_by_id",
     "apply_actions",
     "apply_detail",
     "apply_page",

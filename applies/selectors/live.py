@@ -77,9 +77,15 @@ class Idle:
     progress: int | None
 
 
+def applies_by_id(ids: Sequence[int]) -> dict[int, Apply]:
+    """The display columns of the applies with these ids, by id (one query by primary key);
+    an id with no apply is left out."""
+    return Apply.objects.only(*DISPLAY_FIELDS).in_bulk(list(ids))
+
+
 def with_rows(found: Sequence[Classification]) -> list[LiveApply]:
     """Attach the display columns of each classified apply (one query by primary key)."""
-    rows = Apply.objects.only(*DISPLAY_FIELDS).in_bulk([c.apply_id for c in found])
+    rows = applies_by_id([c.apply_id for c in found])
     return [LiveApply(rows[c.apply_id], c) for c in found if c.apply_id in rows]
 
 
