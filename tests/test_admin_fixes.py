@@ -109,6 +109,15 @@ def test_an_accepted_fix_writes_one_audit_row_and_one_log_entry(admin_client: Cl
     assert "ternadmin audit history" in body and "INC-42" in body
 
 
+def test_the_admins_history_of_a_fix_masks_a_secret_in_its_reason(admin_client: Client) -> None:
+    apply = leased(A.RUNNING)
+    page = fix_form(apply, A.FAILED, details="the driver logged DB_PASSWORD=hunter2")
+    admin_client.post(fix_url(apply), page)
+    assert reload(apply).state == A.FAILED
+    history = admin_client.get(f"{CHANGELIST}{apply.pk}/history/").content.decode()
+    assert "DB_PASSWORD=•••" in history and "hunter2" not in history
+
+
 def test_reset_heartbeat_from_the_page(admin_client: Client) -> None:
     apply = make_apply(A.RUNNING, age=3600)
     admin_client.post(fix_url(apply), fix_form(apply, A.CANCELLED, reset_heartbeat="on"))

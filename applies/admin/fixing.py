@@ -25,6 +25,7 @@ from applies.admin.base import LIST_PER_PAGE, SchemaBotAdmin
 from applies.admin.forms import BulkActionForm, FixStateForm, parse_seen_time, seen_initial
 from applies.classify import classify
 from applies.models import Apply
+from applies.redact import redact
 from applies.roles import FIX_PERMISSION
 from applies.services import actions, fixes
 from applies.services.errors import Refused
@@ -119,6 +120,13 @@ class FixingAdmin(SchemaBotAdmin):
     def has_operate_permission(self, request: HttpRequest) -> bool:
         # Django asks this for the actions declared with ``permissions=["operate"]``.
         return request.user.has_perm(RECLAIM.permission)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        # Django's history page shows a LogEntry's message as it is, and the reason in ours is
+        # a person's words: a pasted secret is masked before it is stored.
+        return super().log_change(
+            request, obj, redact(message) if isinstance(message, str) else message
+        )
 
     def get_urls(self) -> list[URLPattern]:
         fix = path(
