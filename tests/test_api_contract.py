@@ -48,6 +48,32 @@ def test_an_unmatched_path_is_a_json_404(path: str) -> None:
     assert path in body["message"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/applies/0",
+        "/api/v1/applies/-1",
+        "/api/v1/applies/" + "9" * 23,
+        "/api/v1/applies/0/classification",
+        "/api/v1/applies/0/engine",
+    ],
+)
+def test_an_id_that_cannot_be_an_apply_is_a_json_400_naming_it(path: str) -> None:
+    response = Client().get(path, headers=bearer(token_for(Role.VIEWER)))
+    body = assert_error_shape(response, 400, "invalid")
+    assert "pk" in body["message"] and "endpoint" not in body["message"]
+
+
+def test_an_id_of_no_apply_is_a_json_404_saying_so() -> None:
+    auth = bearer(token_for(Role.OPERATOR))
+    for path in ("/api/v1/applies/987654", "/api/v1/applies/987654/engine"):
+        body = assert_error_shape(Client().get(path, headers=auth), 404, "not_found")
+        assert body["message"] == "There is no apply with id 987654."
+    action = {"seen_state": "running", "reason": "x"}
+    response = post_json(Client(), "/api/v1/applies/0/stop", action, headers=auth)
+    assert_error_shape(response, 400, "invalid")
+
+
 def test_every_error_status_is_json() -> None:
     apply = make_apply(A.RUNNING, age=FRESH)
     viewer, operator = bearer(token_for(Role.VIEWER, "v")), bearer(token_for(Role.OPERATOR, "o"))

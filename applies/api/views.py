@@ -75,7 +75,7 @@ def _page_link(request: HttpRequest, key: str, cursor: selectors.Cursor | None) 
 
 
 @router.get(
-    "/applies/{id:pk}", auth=VIEWER, response={200: ApplyDetailOut, 404: ErrorOut, **ERRORS}
+    "/applies/{integer:pk}", auth=VIEWER, response={200: ApplyDetailOut, 404: ErrorOut, **ERRORS}
 )
 def apply_detail(request: HttpRequest, pk: ApplyId) -> ApplyDetailOut:
     """Everything about one apply: lease, operations, tasks, timeline, what actions allow."""
@@ -86,7 +86,7 @@ def apply_detail(request: HttpRequest, pk: ApplyId) -> ApplyDetailOut:
 
 
 @router.get(
-    "/applies/{id:pk}/classification",
+    "/applies/{integer:pk}/classification",
     auth=VIEWER,
     response={200: ClassificationOut, 404: ErrorOut, **ERRORS},
 )
@@ -99,7 +99,7 @@ def apply_classification(request: HttpRequest, pk: ApplyId) -> ClassificationOut
 
 
 @router.get(
-    "/applies/{id:pk}/engine", auth=VIEWER, response={200: EngineOut, 404: ErrorOut, **ERRORS}
+    "/applies/{integer:pk}/engine", auth=VIEWER, response={200: EngineOut, 404: ErrorOut, **ERRORS}
 )
 def apply_engine(request: HttpRequest, pk: ApplyId) -> EngineOut:
     """What the engine says now about each operation's persisted state."""
@@ -145,7 +145,7 @@ def _action_view(spec: ActionSpec) -> Callable[[HttpRequest, int, ActionIn], Act
 
 for _spec in ACTIONS.values():
     router.post(
-        f"/applies/{{id:pk}}/{_spec.action.value}",
+        f"/applies/{{integer:pk}}/{_spec.action.value}",
         auth=needs(_spec.permission),
         response={200: ActionResultOut, **ACTION_ERRORS},
         url_name=f"api-apply-{_spec.action.value}",
