@@ -1,4 +1,11 @@
-"""The applies list's filters, each one an indexed predicate (see ``selectors.listing``).
+"""The applies list's filters: each narrows an index, or refines one that does (see
+``selectors.listing``).
+
+No index of SchemaBot's starts with ``engine``, ``deployment`` or ``pull_request``: alone, any of
+them would walk ``idx_created_id`` testing every row, the whole table when nothing matches. So
+each is taken only together with a filter that narrows an index (``REFINING``), and then reads
+at most what that one selects (a deployment within a database is ``idx_database_env_deployment``,
+a PR within a repository ``idx_repo_pr``).
 
 Classification and heartbeat age are properties of unfinished applies, computed by the
 database clock: those two filters look at the unfinished set (``selectors.live``), which is
@@ -15,6 +22,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
 
+from applies import classify
 from applies.classify import Classification
 from applies.inputs import parse_id
 from applies.models import Apply
@@ -36,6 +44,29 @@ HEARTBEATS = (
     ("15m", "Older than 15 minutes"),
     ("1h", "Older than an hour"),
 )
+
+
+# Filters on a column no index starts with: each needs another filter, one that is not here.
+REFINING = ("engine", "deployment", "pull_request")
+
+
+class ApplyFilterForm(forms.Form):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        given = {name for name, value in data.items() if value not in (None, "")}
+        if given and given <= set(REFINING):
+            narrowing = ", ".join(
+                str(field.label).lower()
+                for name, field in self.fields.items()
+                if name not in REFINING
+            )
+            for name in given:
+                self.add_error(
+                    name,
+                    f"{self.fields[name].label} only narrows another filter (no index starts "
+                    f"with it): add one of {narrowing}.",
+                )
+        return data
 
 
 def _heartbeat_range(value: str) -> tuple[int, int | None]:
@@ -80,6 +111,7 @@ class ApplyFilter(django_filters.FilterSet):
     class Meta:
         model = Apply
         fields: list[str] = []
+        form = ApplyFilterForm
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -88,7 +120,7 @@ class ApplyFilter(django_filters.FilterSet):
     def live_set(self) -> list[Classification]:
         """The unfinished applies, classified once per request."""
         if self._live is None:
-            self._live = live.classifications()
+            self._live = classify.live()
         return self._live
 
     def equal(self, queryset: QuerySet[Apply], name: str, value: str) -> QuerySet[Apply]:

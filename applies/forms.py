@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 
-from applies.inputs import MAX_REASON, MAX_SEEN, validate_text
+from applies.inputs import MAX_BULK_ITEMS, MAX_REASON, MAX_SEEN, validate_text
 from applies.services.seen import ReclaimItem, Seen
 
 OTHER = "other"
@@ -17,34 +17,52 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("author_asked", "The change's author asked for it"),
     (OTHER, "Other (say below)"),
 )
-REASON_LABELS = dict(REASONS)
 
 
-class ReasonForm(forms.Form):
-    reason_choice = forms.ChoiceField(choices=REASONS, label="Reason")
-    reason_text = forms.CharField(
-        required=False,
-        max_length=MAX_REASON,
-        validators=[validate_text],
-        label="Details",
-        widget=forms.TextInput(attrs={"placeholder": "ticket, incident, what you saw"}),
+def details_field(**kwargs: Any) -> forms.CharField:
+    """The words a person adds to a reason: optional, plain text, at most ``MAX_REASON``."""
+    return forms.CharField(
+        required=False, max_length=MAX_REASON, validators=[validate_text], **kwargs
     )
+
+
+class BaseReasonForm(forms.Form):
+    """Why a person acts: one of ``reasons``, then details in their own words, which ``OTHER``
+    needs. The console's actions (here) and the admin's fixes (``applies.admin.forms``) each
+    declare the two fields, under the names they post (``choice_name``, ``details_name``)."""
+
+    reasons: ClassVar[tuple[tuple[str, str], ...]]
+    choice_name: ClassVar[str]
+    details_name: ClassVar[str]
+    details_missing: ClassVar[str]  # the error when "other" comes without details
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("reason_choice") == OTHER and not (data.get("reason_text") or "").strip():
-            self.add_error("reason_text", "Say why: the reason goes into the apply's timeline.")
+        if data.get(self.choice_name) == OTHER and not (data.get(self.details_name) or "").strip():
+            self.add_error(self.details_name, self.details_missing)
         return data
 
     @property
-    def reason(self) -> str:
+    def stated_reason(self) -> str:
         """The reason as written to the timeline: the choice, then the details if any."""
-        choice = self.cleaned_data["reason_choice"]
-        text = (self.cleaned_data.get("reason_text") or "").strip()
+        choice = self.cleaned_data[self.choice_name]
+        text = (self.cleaned_data.get(self.details_name) or "").strip()
         if choice == OTHER:
             return text
-        label = REASON_LABELS[choice]
+        label = dict(self.reasons)[choice]
         return f"{label}: {text}" if text else label
+
+
+class ReasonForm(BaseReasonForm):
+    reasons = REASONS
+    choice_name, details_name = "reason_choice", "reason_text"
+    details_missing = "Say why: the reason goes into the apply's timeline."
+
+    reason_choice = forms.ChoiceField(choices=REASONS, label="Reason")
+    reason_text = details_field(
+        label="Details",
+        widget=forms.TextInput(attrs={"placeholder": "ticket, incident, what you saw"}),
+    )
 
 
 class ActionForm(ReasonForm):
@@ -73,7 +91,13 @@ class BulkReclaimForm(ReasonForm):
         field.choices = [(value, value) for value in posted]
 
     def clean_item(self) -> list[ReclaimItem]:
-        items = [ReclaimItem.decode(value) for value in self.cleaned_data["item"]]
+        values = self.cleaned_data["item"]
+        if len(values) > MAX_BULK_ITEMS:  # the API's cap too: each one is a claim and a drive
+            raise forms.ValidationError(
+                f"Select at most {MAX_BULK_ITEMS} applies at a time ({len(values)} were "
+                "selected): nothing was done."
+            )
+        items = [ReclaimItem.decode(value) for value in values]
         if any(item is None for item in items):
             raise forms.ValidationError("An apply in the selection could not be read.")
         return [item for item in items if item is not None]

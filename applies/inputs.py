@@ -23,6 +23,9 @@ MAX_REASON = 500
 # A state name or a shortened lease token sent back as "what I saw".
 MAX_SEEN = 100
 
+# Applies one bulk reclaim takes (the console's and the API's): each is a claim and a drive.
+MAX_BULK_ITEMS = 200
+
 # Admin list pages are offset pages: a page this deep costs reading 5 million rows already.
 MAX_PAGE = 100_000
 

@@ -3,8 +3,11 @@
 SchemaBot's error messages and log lines are free text written by drivers; a connection error
 can quote a DSN with its password, a failed HTTP call its ``Authorization`` header, a config
 dump a ``DB_PASSWORD=…`` line. The console, the API and the admin pass every such string
-through ``redact`` and every JSON blob through ``redact_json`` before showing it; the access
-log passes request lines through ``redact`` too (``ternadmin.gunicorn_conf``).
+through ``redact`` and every JSON blob through ``redact_json`` before showing it: in the admin
+that includes a log row's name (``ApplyLog.__str__``, which Django prints in page titles and
+inline rows), the audit history and the reasons in Django's history of a fix. Log messages
+pass through ``redact`` too (``ternadmin.logfilters``), and the access log's request lines
+(``ternadmin.gunicorn_conf``).
 
 Masking errs on the side of hiding: a word after ``token:`` in a sentence is masked too.
 """

@@ -103,14 +103,8 @@ class ApplyListView(PermissionRequiredMixin, SingleTableMixin, FilterView):
         return context
 
     def _link(self, key: str | None, cursor: selectors.Cursor | None) -> str | None:
-        if key is not None and cursor is None:
-            return None
-        query = self.request.GET.copy()
-        for name in ("after", "before", "page"):
-            query.pop(name, None)
-        if key is not None and cursor is not None:
-            query[key] = cursor.encode()
-        return f"?{query.urlencode()}"
+        query = selectors.page_query(self.request.GET, key, cursor)
+        return None if query is None else f"?{query}"
 
 
 apply_list = login_required(ApplyListView.as_view())
@@ -138,8 +132,10 @@ def apply_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 def apply_engine(request: HttpRequest, pk: int) -> HttpResponse:
     """What the engine says now about the apply's persisted state (a fragment)."""
-    detail = _detail_or_404(pk)
-    answers = [selectors.live_state(detail.apply, resume) for resume in detail.resume]
+    found = selectors.engine_resume(pk)
+    if found is None:
+        raise Http404(f"There is no apply with id {pk}.")
+    answers = [selectors.live_state(found.apply, resume) for resume in found.resume]
     return render(request, "applies/_engine_live.html", {"answers": answers})
 
 
@@ -162,8 +158,10 @@ def apply_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def _confirm(
     request: HttpRequest, pk: int, spec: ActionSpec, form: ActionForm, *, status: int = 200
 ) -> HttpResponse:
-    detail = _detail_or_404(pk)
-    apply = detail.apply
+    now = selectors.apply_actions(pk)
+    if now is None:
+        raise Http404(f"There is no apply with id {pk}.")
+    apply = now.apply
     seen_state = form["seen_state"].value()
     if seen_state is None:  # opened without what the operator saw: confirm what is there now
         seen = Seen.of(apply)
@@ -171,12 +169,12 @@ def _confirm(
     else:
         seen = Seen(seen_state, form["seen_token"].value() or "")
     context = {
-        "d": detail,
+        "d": now,
         "action": spec.action,
         "title": spec.title,
         "form": form,
         "changed": not (seen.same_state(apply) and seen.same_lease(apply)),
-        "possible": detail.possible[spec.action],
+        "possible": now.possible[spec.action],
         **_frame(request),
     }
     return render(request, "applies/confirm_action.html", context, status=status)
@@ -185,7 +183,7 @@ def _confirm(
 def _act(request: HttpRequest, pk: int, spec: ActionSpec, form: ActionForm) -> HttpResponse:
     actor = request.user.get_username()
     try:
-        result = spec.service(pk, actor=actor, reason=form.reason, seen=form.seen)
+        result = spec.service(pk, actor=actor, reason=form.stated_reason, seen=form.seen)
     except Refused as refused:
         messages.error(request, f"{spec.title} refused: {refused.message}.")
         if refused.code is Refusal.NOT_FOUND:
@@ -205,15 +203,16 @@ def bulk_reclaim(request: HttpRequest) -> HttpResponse:
     if not selected:
         messages.error(request, "Select at least one stuck apply to reclaim.")
         return redirect("home")
-    if any(ReclaimItem.decode(value) is None for value in selected):  # tampered with: refuse
-        return _confirm_bulk(request, selected, BulkReclaimForm(), status=400)
+    form = BulkReclaimForm(request.POST)
+    # Tampered with, or more than the cap: refused before it is even confirmed.
+    if not form.is_valid() and form.has_error("item"):
+        return _confirm_bulk(request, selected, form, status=400)
     if request.POST.get("confirmed") != "1":
         return _confirm_bulk(request, selected, BulkReclaimForm())
-    form = BulkReclaimForm(request.POST)
     if not form.is_valid():
         return _confirm_bulk(request, selected, form, status=400)
     results = actions.bulk_reclaim(
-        form.cleaned_data["item"], actor=request.user.get_username(), reason=form.reason
+        form.cleaned_data["item"], actor=request.user.get_username(), reason=form.stated_reason
     )
     for result in results:
         if result.ok:
@@ -228,7 +227,7 @@ def _confirm_bulk(
 ) -> HttpResponse:
     items = [(value, ReclaimItem.decode(value)) for value in selected]
     ids = [item.apply_id for _, item in items if item is not None]
-    rows = Apply.objects.in_bulk(ids)
+    rows = selectors.applies_by_id(ids)
     context = {
         "form": form,
         "selected": [(value, rows.get(item.apply_id) if item else None) for value, item in items],

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import BooleanField, ExpressionWrapper, Q
+
+from applies.dbclock import SecondsAgo
 
 
 @dataclass(frozen=True)
@@ -26,3 +29,10 @@ class Windows:
             retry_budget=settings.TERNADMIN_RETRY_BUDGET,
             retry_freshness=settings.TERNADMIN_RETRY_FRESHNESS_SECONDS,
         )
+
+
+def heartbeat_fresh() -> ExpressionWrapper:
+    """Whether a row's heartbeat (``updated_at``) is within the stale window, by the database
+    clock, as a boolean column: the admin's pages and the fixes judge a driver alive alike."""
+    fresh = SecondsAgo(Windows.from_settings().stale_after)
+    return ExpressionWrapper(Q(updated_at__gte=fresh), output_field=BooleanField())

@@ -213,6 +213,39 @@ def test_the_apply_page_is_read_only_with_children_and_audit_history(admin_clien
     assert "&quot;defer_cutover&quot;: true" in body and "s3cret" not in body
 
 
+def test_a_log_line_quoting_a_password_is_masked_wherever_the_admin_names_the_row(
+    admin_client: Client,
+) -> None:
+    """Django admin prints ``str(row)`` in a page's title, breadcrumbs and heading, and in each
+    inline row: a log's name is its message, redacted before it is shortened."""
+    apply = make_apply(A.RUNNING)
+    log = ApplyLogFactory.create(apply=apply, message="dial mysql://app:s3cretpw@db:3306 failed")
+    # Shortened first, the address would lose its '@' and the start of the password show.
+    cut = ApplyLogFactory.create(apply=apply, message="x" * 45 + " mysql://app:s3cretpw@db:3306")
+    assert "s3cretpw" not in str(log) and "app:s3" not in str(cut)
+    for url in (f"/admin/applies/applylog/{log.pk}/change/", f"{CHANGELIST}{apply.pk}/change/"):
+        body = admin_client.get(url).content.decode()
+        assert "s3cretpw" not in body and "app:s3" not in body, url
+        assert "mysql://app:•••@db:3306" in body, url
+
+
+def test_the_audit_history_masks_secrets_in_messages_and_reasons(admin_client: Client) -> None:
+    apply = make_apply(A.RUNNING)
+    audit(
+        apply.pk,
+        actor="bob",
+        message="Marked failed: dial mysql://app:s3cretpw@db:3306 refused",
+        event=LogEvent.STATE_TRANSITION,
+        old_state="running",
+        new_state="failed",
+        reason="the driver logged DB_PASSWORD=hunter2",
+    )
+    body = admin_client.get(f"{CHANGELIST}{apply.pk}/change/").content.decode()
+    history = body.split('id="audit-history"', 1)[1]
+    assert "s3cretpw" not in body and "hunter2" not in body
+    assert "mysql://app:•••@db:3306 refused" in history and "DB_PASSWORD=•••" in history
+
+
 def test_a_dangling_lock_or_plan_id_still_renders(admin_client: Client) -> None:
     apply = ApplyFactory.create()
     Lock.objects.filter(pk=apply.lock_id).delete()  # SchemaBot deletes locks; no FK stops it

@@ -109,6 +109,15 @@ def test_an_accepted_fix_writes_one_audit_row_and_one_log_entry(admin_client: Cl
     assert "ternadmin audit history" in body and "INC-42" in body
 
 
+def test_the_admins_history_of_a_fix_masks_a_secret_in_its_reason(admin_client: Client) -> None:
+    apply = leased(A.RUNNING)
+    page = fix_form(apply, A.FAILED, details="the driver logged DB_PASSWORD=hunter2")
+    admin_client.post(fix_url(apply), page)
+    assert reload(apply).state == A.FAILED
+    history = admin_client.get(f"{CHANGELIST}{apply.pk}/history/").content.decode()
+    assert "DB_PASSWORD=•••" in history and "hunter2" not in history
+
+
 def test_reset_heartbeat_from_the_page(admin_client: Client) -> None:
     apply = make_apply(A.RUNNING, age=3600)
     admin_client.post(fix_url(apply), fix_form(apply, A.CANCELLED, reset_heartbeat="on"))
@@ -176,6 +185,42 @@ def test_refused_without_a_reason(admin_client: Client) -> None:
         fix_url(apply), fix_form(apply, A.FAILED, reason="other", details="")
     )
     assert "Say what the reason is." in response.content.decode()
+    assert_unchanged(apply, before)
+
+
+def test_refused_details_that_are_not_plain_text(admin_client: Client) -> None:
+    """The admin's details are checked as the console's are (``inputs.validate_text``)."""
+    apply = make_apply(A.RUNNING)
+    before = row_of(apply)
+    response = admin_client.post(fix_url(apply), fix_form(apply, A.FAILED, details="INC\x1b42"))
+    assert "contains the control character U+001B" in response.content.decode()
+    assert_unchanged(apply, before)
+
+
+# ISO times whose UTC form is out of datetime's range (year 1 ahead of UTC, 9999 behind it).
+OUT_OF_RANGE = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
+
+
+@pytest.mark.parametrize("seen_time", [*OUT_OF_RANGE, "yesterday"])
+def test_refused_a_seen_time_out_of_range(admin_client: Client, seen_time: str) -> None:
+    apply = leased(A.RUNNING)
+    before = row_of(apply)
+    response = admin_client.post(
+        fix_url(apply), fix_form(apply, A.FAILED, seen_updated_at=seen_time)
+    )
+    assert response.status_code == 200
+    assert "The page was incomplete: reload it and try again." in response.content.decode()
+    assert_unchanged(apply, before)
+
+
+@pytest.mark.parametrize("seen_time", OUT_OF_RANGE)
+def test_an_action_refuses_a_seen_time_out_of_range(admin_client: Client, seen_time: str) -> None:
+    apply = leased(A.RUNNING)
+    before = row_of(apply)
+    body = action_post(apply, "release_lease", **{f"seen-{apply.pk}-updated_at": seen_time})
+    response = admin_client.post(CHANGELIST, body, follow=True)
+    assert response.status_code == 200
+    assert "not on the confirmation page; nothing done" in response.content.decode()
     assert_unchanged(apply, before)
 
 

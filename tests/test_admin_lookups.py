@@ -59,6 +59,18 @@ def test_a_lease_token_cannot_be_guessed_a_character_at_a_time(admin_client: Cli
         assert apply.apply_identifier not in response.content.decode()
 
 
+@pytest.mark.parametrize("order", ["3", "-3", "2.1", ""])
+@pytest.mark.parametrize("model", sorted(LISTS))
+def test_a_list_is_never_sorted_by_a_column_from_the_url(
+    admin_client: Client, model: str, order: str
+) -> None:
+    """``?o=3`` would sort the applies by engine: a filesort of the whole table."""
+    make_apply(A.RUNNING)
+    response = admin_client.get(f"{LISTS[model]}?o={order}")
+    assert response.status_code == 400, (model, order, response.status_code)
+    assert admin_client.get(LISTS[model]).status_code == 200
+
+
 def test_the_lists_own_filters_and_search_still_work(admin_client: Client) -> None:
     running = make_apply(A.RUNNING)
     failed = make_apply(A.FAILED)
@@ -70,6 +82,40 @@ def test_the_lists_own_filters_and_search_still_work(admin_client: Client) -> No
     assert failed.apply_identifier in result_rows(found.content)
     for url in (f"{LISTS['task']}?state=running", f"{LISTS['applylog']}?level=info&event_type=x"):
         assert admin_client.get(url).status_code == 200, url
+
+
+AXES_LISTS = ("accessattempt", "accesslog", "accessfailurelog")
+DAY = "attempt_time__year=2026&attempt_time__month=11&attempt_time__day=30"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "attempt_time__year=99999999999999999999",  # no C integer holds it
+        "attempt_time__year=9999",  # the year after it does not exist
+        "attempt_time__year=9999&attempt_time__month=12",
+        "attempt_time__year=9999&attempt_time__month=12&attempt_time__day=31",
+        "attempt_time__year=2026&attempt_time__month=99999999999999999999",
+        "attempt_time__year=2026&attempt_time__month=11&attempt_time__day=-1",
+        "attempt_time__year=0",
+        "attempt_time__day=99999999999999999999",  # a day alone is a lookup of its own
+        "attempt_time__year=２０２６",  # digits, but not ASCII ones
+    ],
+)
+@pytest.mark.parametrize("model", AXES_LISTS)
+def test_the_login_lists_date_hierarchy_refuses_dates_out_of_range(
+    admin_client: Client, model: str, query: str
+) -> None:
+    response = admin_client.get(f"/admin/axes/{model}/?{query}")
+    assert response.status_code == 400, (model, query, response.status_code)
+
+
+@pytest.mark.parametrize("query", ["attempt_time__year=2026", DAY])
+@pytest.mark.parametrize("model", AXES_LISTS)
+def test_the_login_lists_date_hierarchy_still_works(
+    admin_client: Client, model: str, query: str
+) -> None:
+    assert admin_client.get(f"/admin/axes/{model}/?{query}").status_code == 200
 
 
 def test_every_admin_over_ternadmins_models_declares_its_lookups() -> None:

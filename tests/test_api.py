@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from applies.api_tokens import hash_token
-from applies.models import ApiToken
+from applies.engines.planetscale.types import DeployRequest
+from applies.models import ApiToken, ApplyOperation
 from applies.roles import Role
 from applies.states import ApplyState
 from tests.claim_fixtures import FRESH, STALE, make_apply, reload
@@ -96,12 +97,41 @@ def test_no_full_lease_token_anywhere_in_the_api() -> None:
         assert DRIVER_TOKEN not in client.get(url, headers=auth).content.decode(), url
 
 
+def test_urls_the_api_returns_carry_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console shows a URL with userinfo as text, masked (``engine_link``): so does the API."""
+    from applies.engines.planetscale.client import PlanetScaleClient
+
+    url = "https://bot:s3cretpw@app.planetscale.com/acme/orders/deploy-requests/17"
+
+    def get_deploy_request(self: object, number: int) -> DeployRequest:
+        return DeployRequest.from_api(
+            {"number": number, "state": "open", "deployment_state": "pending_cutover",
+             "branch": "schemabot-orders-1", "html_url": url}
+        )  # fmt: skip
+
+    monkeypatch.setattr(PlanetScaleClient, "get_deploy_request", get_deploy_request)
+    apply = make_apply(A.CREATING_DEPLOY_REQUEST)
+    metadata = {"branch_name": "schemabot-orders-1", "deploy_request_id": 17}
+    ApplyOperation.objects.using("schemabot").filter(apply_id=apply.pk).update(
+        engine_resume_metadata={**metadata, "deploy_request_url": url}
+    )
+    client, auth = Client(), bearer(token_for(Role.VIEWER))
+    detail = client.get(f"/api/v1/applies/{apply.pk}", headers=auth)
+    engine = client.get(f"/api/v1/applies/{apply.pk}/engine", headers=auth)
+    masked = "https://bot:•••@app.planetscale.com/acme/orders/deploy-requests/17"
+    assert detail.json()["operations"][0]["engine_resume"]["deploy_request_url"] == masked
+    assert engine.json()["operations"][0]["deploy_request_html_url"] == masked
+    assert "s3cretpw" not in detail.content.decode() + engine.content.decode()
+
+
 def test_filters_and_bad_parameters() -> None:
     spirit = new_apply(engine="spirit")
     new_apply(engine="planetscale")
     client, auth = Client(), bearer(token_for(Role.VIEWER))
-    page = client.get("/api/v1/applies?engine=spirit", headers=auth).json()
+    page = client.get("/api/v1/applies?engine=spirit&environment=staging", headers=auth).json()
     assert [row["id"] for row in page["results"]] == [spirit.pk]
+    alone = client.get("/api/v1/applies?engine=spirit", headers=auth)
+    assert alone.status_code == 400 and "engine: Engine only narrows" in alone.json()["message"]
     assert client.get("/api/v1/applies?engine=cobol", headers=auth).status_code == 400
     assert client.get("/api/v1/applies?limit=lots", headers=auth).status_code == 400
 

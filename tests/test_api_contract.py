@@ -48,6 +48,32 @@ def test_an_unmatched_path_is_a_json_404(path: str) -> None:
     assert path in body["message"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/applies/0",
+        "/api/v1/applies/-1",
+        "/api/v1/applies/" + "9" * 23,
+        "/api/v1/applies/0/classification",
+        "/api/v1/applies/0/engine",
+    ],
+)
+def test_an_id_that_cannot_be_an_apply_is_a_json_400_naming_it(path: str) -> None:
+    response = Client().get(path, headers=bearer(token_for(Role.VIEWER)))
+    body = assert_error_shape(response, 400, "invalid")
+    assert "pk" in body["message"] and "endpoint" not in body["message"]
+
+
+def test_an_id_of_no_apply_is_a_json_404_saying_so() -> None:
+    auth = bearer(token_for(Role.OPERATOR))
+    for path in ("/api/v1/applies/987654", "/api/v1/applies/987654/engine"):
+        body = assert_error_shape(Client().get(path, headers=auth), 404, "not_found")
+        assert body["message"] == "There is no apply with id 987654."
+    action = {"seen_state": "running", "reason": "x"}
+    response = post_json(Client(), "/api/v1/applies/0/stop", action, headers=auth)
+    assert_error_shape(response, 400, "invalid")
+
+
 def test_every_error_status_is_json() -> None:
     apply = make_apply(A.RUNNING, age=FRESH)
     viewer, operator = bearer(token_for(Role.VIEWER, "v")), bearer(token_for(Role.OPERATOR, "o"))
@@ -102,6 +128,28 @@ def test_action_bodies_are_validated_by_their_schema(body: dict[str, Any], field
     assert field in error["message"]
     assert all(field in detail["loc"] for detail in error["details"])
     assert "x" * 100 not in response.content.decode()  # the bad value is not echoed
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=-5", "limit"),
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("sort=zzz", "sort"),
+        ("sort=state", "sort"),
+    ],
+)
+def test_list_parameters_are_validated_by_their_schema(query: str, field: str) -> None:
+    response = Client().get(f"/api/v1/applies?{query}", headers=bearer(token_for(Role.VIEWER)))
+    error = assert_error_shape(response, 400, "invalid")
+    assert field in error["message"]
+
+
+@pytest.mark.parametrize("query", ["limit=1", "limit=200", "sort=created_at", "sort=-created_at"])
+def test_list_parameters_within_bounds_are_taken(query: str) -> None:
+    response = Client().get(f"/api/v1/applies?{query}", headers=bearer(token_for(Role.VIEWER)))
+    assert response.status_code == 200, response.content[:300]
 
 
 def test_the_openapi_document_needs_a_login_and_declares_the_schemas() -> None:

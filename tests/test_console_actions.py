@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from applies.inputs import MAX_BULK_ITEMS
 from applies.models import Apply, ApplyControlRequest, ApplyLog, Drive
 from applies.roles import Role
 from applies.states import ApplyState
@@ -150,6 +151,20 @@ def test_bulk_reclaim_confirms_then_acts() -> None:
     assert f"Apply {fresh.pk}: reclaim refused: heartbeat is fresh" in html
     assert reload(second).lease_owner == "ternadmin-console/user-operator"
     assert reload(fresh).lease_owner == "host-a/1/driver-0"
+
+
+@pytest.mark.parametrize("confirmed", ["", "1"])
+def test_bulk_reclaim_takes_at_most_as_many_applies_as_the_api(confirmed: str) -> None:
+    apply = stuck()
+    missing = [f"{pk}:running:" for pk in range(900_000, 900_000 + MAX_BULK_ITEMS)]
+    items = [f"{apply.pk}:{apply.state}:{apply.lease_token[:8]}", *missing]
+    before = untouched(apply)
+    response = client_for(Role.OPERATOR).post(
+        "/applies/bulk-reclaim", {"item": items, "confirmed": confirmed, **REASON}
+    )
+    assert response.status_code == 400
+    assert f"Select at most {MAX_BULK_ITEMS} applies at a time" in response.content.decode()
+    assert untouched(apply) == before
 
 
 def test_bulk_reclaim_with_nothing_selected() -> None:

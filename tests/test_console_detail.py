@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from applies import selectors
 from applies.dbclock import PreciseNow
@@ -117,6 +119,38 @@ def test_engine_answer_for_an_engine_ternadmin_does_not_query() -> None:
     assert detail is not None
     answer = selectors.live_state(detail.apply, detail.resume[0])
     assert not answer.reachable and "does not query spirit" in answer.summary
+
+
+def statements(url: str, client: Client, **headers: str) -> list[str]:
+    """The SQL ``url`` sends to both databases (200 expected)."""
+    with (
+        CaptureQueriesContext(connections["default"]) as ours,
+        CaptureQueriesContext(connections["schemabot"]) as theirs,
+    ):
+        response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.content[:300]
+    return [q["sql"] for q in [*ours.captured_queries, *theirs.captured_queries]]
+
+
+def test_the_engine_answer_and_the_confirm_page_read_only_what_they_show() -> None:
+    """Not the apply's whole story: no timeline (up to 501 rows), tasks, plan or drives."""
+    from tests.test_api import bearer, token_for
+
+    apply = make_apply(A.RUNNING, engine="spirit")  # an engine ternadmin does not query
+    for _ in range(3):
+        ApplyLogFactory(apply=apply)
+    auth = bearer(token_for(Role.VIEWER, "bot"))
+    pages = {
+        f"/applies/{apply.pk}/engine": (client_for(Role.VIEWER), {}),
+        f"/api/v1/applies/{apply.pk}/engine": (Client(), auth),
+        f"/applies/{apply.pk}/stop": (client_for(Role.OPERATOR), {}),
+    }
+    for url, (client, headers) in pages.items():
+        sql = " ".join(statements(url, client, **headers))
+        for table in ("apply_logs", "tasks", "plans", "applies_drive"):
+            assert f'"{table}"' not in sql and f"`{table}`" not in sql, (url, table)
+        if url.endswith("engine"):
+            assert "apply_control_requests" not in sql, url
 
 
 def test_corrupt_resume_metadata_is_shown_not_raised(viewer: Client) -> None:

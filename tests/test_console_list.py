@@ -92,11 +92,11 @@ def test_list_page_pages_without_counting(viewer: Client) -> None:
     ("query", "expected"),
     [
         ("state=failed", "failed"),
-        ("engine=spirit", "spirit"),
+        ("engine=spirit&environment=staging", "spirit"),
         ("environment=production", "production"),
         ("database=ledger", "ledger"),
         ("repository=acme/other&pull_request=7", "pr7"),
-        ("deployment=eu-west", "eu-west"),
+        ("repository=acme/schemas&deployment=eu-west", "eu-west"),
         ("q=acme/other%237", "pr7"),
     ],
 )
@@ -112,6 +112,25 @@ def test_filters(viewer: Client, query: str, expected: str) -> None:
     response = viewer.get(f"/applies/?{query}")
     assert response.status_code == 200
     assert ids_in(response.content.decode()) == [made[expected].pk]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("engine=spirit", "Engine"), ("deployment=eu-west", "Deployment"), ("pull_request=7", "PR")],
+)
+def test_a_filter_no_index_starts_with_needs_one_that_does(
+    viewer: Client, query: str, field: str
+) -> None:
+    """Alone, ``engine``, ``deployment`` or ``pull_request`` would walk ``idx_created_id``
+    testing every row: the whole table when nothing matches."""
+    new_apply(engine="spirit", deployment="eu-west", pull_request=7)
+    with CaptureQueriesContext(connections["schemabot"]) as queries:
+        response = viewer.get(f"/applies/?{query}")
+    assert response.status_code == 200 and ids_in(response.content.decode()) == []
+    assert f"{field} only narrows another filter" in response.content.decode()
+    assert [q["sql"] for q in queries.captured_queries if "LIMIT" in q["sql"]] == []
+    # With a filter that narrows an index, the same parameter narrows further.
+    assert len(ids_in(viewer.get(f"/applies/?{query}&state=running").content.decode())) == 1
 
 
 def test_search_by_id_and_identifier_prefix(viewer: Client) -> None:

@@ -221,3 +221,13 @@ def test_no_module_imports_itself_in_a_circle_when_loaded() -> None:
 def test_the_cycle_finder_finds_one() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": {"c"}}) is None
+
+
+def test_the_consoles_views_and_the_api_read_through_selectors() -> None:
+    """``applies.selectors``: "Views never build querysets of their own"."""
+    pages = [
+        name
+        for name in modules()
+        if name in ("applies.views", "applies.api") or name.startswith("applies.api.")
+    ]
+    assert pages and [name for name in pages if ".objects" in modules()[name].read_text()] == []

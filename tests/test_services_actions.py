@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -81,6 +82,22 @@ def test_reclaim_claims_audits_and_starts_a_drive() -> None:
         row.lease_token,
     )
     assert result.drive_id == drive.pk
+
+
+def test_a_drive_that_could_not_start_is_reported_without_the_secret_in_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("dial mysql://app:s3cretpw@db:3306 failed")
+
+    # The package exports the ``reclaim`` function under the module's name.
+    monkeypatch.setattr(import_module("applies.services.actions.reclaim"), "launch_drive", refuse)
+    apply = leased(A.CREATING_DEPLOY_REQUEST)
+    result = actions.reclaim(apply.pk, actor=WHO, reason=WHY, **seen(apply))
+    assert result.ok and "its drive could not be started (dial mysql://app:•••@db:3306" in (
+        result.message
+    )
+    assert "s3cretpw" not in result.message and "s3cretpw" not in str(result.as_json())
 
 
 def test_a_command_line_claim_needs_no_seen_value_and_writes_the_same_audit_row() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.forms import Form
@@ -76,6 +76,10 @@ class SchemaBotAdmin(Displays, DeclaredLookupsOnly, admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        # ``sortable_by = ()`` only takes the links off the column headers: Django would still
+        # sort by ``?o=N`` (``?o=3``: the applies by engine, a filesort of the whole table).
+        if ORDER_VAR in request.GET:
+            raise BadRequest("This list has one fixed, indexed order: it is not sorted by column.")
         selected = request.POST.getlist(ACTION_CHECKBOX_NAME) if request.method == "POST" else []
         if any(parse_id(value) is None for value in selected):
             raise BadRequest("The selection holds something that is not an id.")

@@ -11,26 +11,24 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from applies import presentation, states
-from applies.dbclock import AgeSeconds, SecondsAgo
+from applies.dbclock import AgeSeconds
 from applies.durations import duration
 from applies.models import Task
 from applies.redact import redact, redact_json, short_token
+from applies.windows import heartbeat_fresh
 
 
 def with_heartbeat(queryset: QuerySet[Any]) -> QuerySet[Any]:
     """The heartbeat's age and freshness, both by the database clock (``Displays.heartbeat``)."""
-    fresh = SecondsAgo(settings.TERNADMIN_STALE_AFTER_SECONDS)
     return queryset.annotate(
-        heartbeat_age=AgeSeconds("updated_at"),
-        heartbeat_fresh=ExpressionWrapper(Q(updated_at__gte=fresh), output_field=BooleanField()),
+        heartbeat_age=AgeSeconds("updated_at"), heartbeat_fresh=heartbeat_fresh()
     )
 
 

@@ -25,6 +25,7 @@ from applies.admin.base import LIST_PER_PAGE, SchemaBotAdmin
 from applies.admin.forms import BulkActionForm, FixStateForm, parse_seen_time, seen_initial
 from applies.classify import classify
 from applies.models import Apply
+from applies.redact import redact
 from applies.roles import FIX_PERMISSION
 from applies.services import actions, fixes
 from applies.services.errors import Refused
@@ -120,6 +121,13 @@ class FixingAdmin(SchemaBotAdmin):
         # Django asks this for the actions declared with ``permissions=["operate"]``.
         return request.user.has_perm(RECLAIM.permission)
 
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        # Django's history page shows a LogEntry's message as it is, and the reason in ours is
+        # a person's words: a pasted secret is masked before it is stored.
+        return super().log_change(
+            request, obj, redact(message) if isinstance(message, str) else message
+        )
+
     def get_urls(self) -> list[URLPattern]:
         fix = path(
             "<path:object_id>/fix/",
@@ -155,7 +163,7 @@ class FixingAdmin(SchemaBotAdmin):
                     apply.pk,
                     data["new_state"],
                     actor=request.user.get_username(),
-                    reason=form.reason_text(),
+                    reason=form.stated_reason,
                     seen=form.seen,
                     confirm_live=data["confirm_live"],
                     reset_heartbeat=data["reset_heartbeat"],
@@ -165,7 +173,7 @@ class FixingAdmin(SchemaBotAdmin):
                 if isinstance(refusal, fixes.RowChanged):
                     apply, form = self._reloaded(request, apply, form)
             else:
-                self.log_change(request, apply, f"{result.summary} Reason: {form.reason_text()}")
+                self.log_change(request, apply, f"{result.summary} Reason: {form.stated_reason}")
                 messages.success(request, result.summary)
                 return HttpResponseRedirect(reverse("admin:applies_apply_change", args=[apply.pk]))
         context = {
@@ -244,7 +252,7 @@ class FixingAdmin(SchemaBotAdmin):
     def _run_bulk(
         self, request: HttpRequest, rows: list[Apply], action: BulkAction, form: BulkActionForm
     ) -> None:
-        reason = form.reason_text()
+        reason = form.stated_reason
         for row in rows:
             seen_time = parse_seen_time(request.POST.get(f"seen-{row.pk}-updated_at", ""))
             if seen_time is None:

@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from applies import states
+from applies.forms import OTHER, BaseReasonForm, details_field
 from applies.models import Apply
 from applies.services.seen import Seen
 
@@ -18,9 +19,8 @@ REASONS = (
     ("finished_outside", "The change was finished or undone outside SchemaBot"),
     ("abandoned", "Abandoned or duplicate apply"),
     ("unknown_state", "A state this SchemaBot does not know"),
-    ("other", "Other (say what below)"),
+    (OTHER, "Other (say what below)"),
 )
-OTHER = "other"
 
 
 def state_choices() -> list[tuple[str, Any]]:
@@ -44,38 +44,34 @@ def seen_initial(apply: Apply) -> dict[str, str]:
 
 
 def parse_seen_time(value: str) -> datetime | None:
+    """The heartbeat a page showed, in UTC; ``None`` for anything else.
+
+    Converted here, inside the ``try``: an ISO time can be valid and still have no UTC form
+    (``0001-01-01T00:00:00+14:00``), and the fixes compare in UTC.
+    """
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(BaseReasonForm):
+    reasons = REASONS
+    choice_name, details_name = "reason", "details"
+    details_missing = "Say what the reason is."
+
     reason = forms.ChoiceField(
         choices=[("", "Choose a reason…"), *REASONS],
         error_messages={"required": "Give a reason: it goes into the apply's audit trail."},
     )
-    details = forms.CharField(
-        required=False,
-        max_length=500,
+    details = details_field(
         label="Details",
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text="Ticket, incident or what you checked. Required for “Other”.",
     )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("reason") == OTHER and not (data.get("details") or "").strip():
-            self.add_error("details", "Say what the reason is.")
-        return data
-
-    def reason_text(self) -> str:
-        label = dict(REASONS)[self.cleaned_data["reason"]]
-        details = (self.cleaned_data.get("details") or "").strip()
-        if self.cleaned_data["reason"] == OTHER:
-            return details
-        return f"{label}: {details}" if details else label
 
 
 class ConfirmLiveMixin(forms.Form):

@@ -148,7 +148,8 @@ def operation_out(operation: ApplyOperation, resume: selectors.ResumeState) -> O
             context=resume.context or None,
             branch_name=resume.branch_name or None,
             deploy_request_id=resume.deploy_request_id,
-            deploy_request_url=resume.deploy_request_url or None,
+            # As the console shows it (``engine_link``): a URL with userinfo is masked.
+            deploy_request_url=redact(resume.deploy_request_url) or None,
             other=resume.other,
             problem=resume.problem or None,
         ),

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from applies.inputs import MAX_ID, MAX_REASON, MAX_SEEN, text_problem
+from applies.inputs import MAX_BULK_ITEMS, MAX_ID, MAX_REASON, MAX_SEEN, text_problem
+from applies.selectors import Order
 from applies.services.seen import ReclaimItem, Seen
 
 MAX_LIMIT = 200
-MAX_BULK_ITEMS = 200
 
 
 def _plain_text(value: str) -> str:
@@ -122,7 +122,9 @@ class ListQuery(Schema):
     deployment: str | None = None
     classification: str | None = Field(None, description="stale, wedged, needs_human, healthy")
     heartbeat: str | None = Field(None, description="fresh, stale, 15m or 1h")
-    sort: str | None = Field(None, description="'created_at' for oldest first")
+    sort: Order = Field(
+        Order.NEWEST, description="'created_at' for oldest first, '-created_at' for newest"
+    )
     after: str | None = Field(None, description="The 'next' cursor of the previous page.")
     before: str | None = Field(None, description="The 'previous' cursor.")
-    limit: int = Field(50, description=f"Rows per page, 1 to {MAX_LIMIT}.")
+    limit: int = Field(50, ge=1, le=MAX_LIMIT, description=f"Rows per page, 1 to {MAX_LIMIT}.")

@@ -11,7 +11,7 @@ from applies import selectors
 from applies.api.auth import VIEWER, needs
 from applies.api.errors import ApiError
 from applies.api.rows import ClassificationOut, apply_out
-from applies.api.schemas import MAX_LIMIT, ActionIn, ApplyId, BulkIn, ListQuery
+from applies.api.schemas import ActionIn, ApplyId, BulkIn, ListQuery
 from applies.api.shapes import (
     ActionResultOut,
     ApplyDetailOut,
@@ -54,13 +54,12 @@ def apply_list(request: HttpRequest, query: Query[ListQuery]) -> PageOut:
             for name, errors in filterset.errors.items()
         )
         raise ApiError("invalid", f"Invalid filter: {problems}", 400)
-    order = selectors.Order.OLDEST if query.sort == "created_at" else selectors.Order.NEWEST
     page = selectors.apply_page(
         filterset.qs,
-        order=order,
+        order=query.sort,
         after=selectors.Cursor.decode(query.after),
         before=selectors.Cursor.decode(query.before),
-        size=min(MAX_LIMIT, max(1, query.limit)),
+        size=query.limit,
         prefix=filterset.prefix(),
     )
     return PageOut(
@@ -71,17 +70,12 @@ def apply_list(request: HttpRequest, query: Query[ListQuery]) -> PageOut:
 
 
 def _page_link(request: HttpRequest, key: str, cursor: selectors.Cursor | None) -> str | None:
-    if cursor is None:
-        return None
-    query = request.GET.copy()
-    query.pop("after", None)
-    query.pop("before", None)
-    query[key] = cursor.encode()
-    return f"{request.path}?{query.urlencode()}"
+    query = selectors.page_query(request.GET, key, cursor)
+    return None if query is None else f"{request.path}?{query}"
 
 
 @router.get(
-    "/applies/{id:pk}", auth=VIEWER, response={200: ApplyDetailOut, 404: ErrorOut, **ERRORS}
+    "/applies/{integer:pk}", auth=VIEWER, response={200: ApplyDetailOut, 404: ErrorOut, **ERRORS}
 )
 def apply_detail(request: HttpRequest, pk: ApplyId) -> ApplyDetailOut:
     """Everything about one apply: lease, operations, tasks, timeline, what actions allow."""
@@ -92,7 +86,7 @@ def apply_detail(request: HttpRequest, pk: ApplyId) -> ApplyDetailOut:
 
 
 @router.get(
-    "/applies/{id:pk}/classification",
+    "/applies/{integer:pk}/classification",
     auth=VIEWER,
     response={200: ClassificationOut, 404: ErrorOut, **ERRORS},
 )
@@ -105,14 +99,14 @@ def apply_classification(request: HttpRequest, pk: ApplyId) -> ClassificationOut
 
 
 @router.get(
-    "/applies/{id:pk}/engine", auth=VIEWER, response={200: EngineOut, 404: ErrorOut, **ERRORS}
+    "/applies/{integer:pk}/engine", auth=VIEWER, response={200: EngineOut, 404: ErrorOut, **ERRORS}
 )
 def apply_engine(request: HttpRequest, pk: ApplyId) -> EngineOut:
     """What the engine says now about each operation's persisted state."""
-    detail = selectors.apply_detail(pk)
-    if detail is None:
+    found = selectors.engine_resume(pk)
+    if found is None:
         raise _not_found(pk)
-    answers = [selectors.live_state(detail.apply, resume) for resume in detail.resume]
+    answers = [selectors.live_state(found.apply, resume) for resume in found.resume]
     return EngineOut.model_validate(
         {"apply_id": pk, "operations": [answer.as_json() for answer in answers]}
     )
@@ -151,7 +145,7 @@ def _action_view(spec: ActionSpec) -> Callable[[HttpRequest, int, ActionIn], Act
 
 for _spec in ACTIONS.values():
     router.post(
-        f"/applies/{{id:pk}}/{_spec.action.value}",
+        f"/applies/{{integer:pk}}/{_spec.action.value}",
         auth=needs(_spec.permission),
         response={200: ActionResultOut, **ACTION_ERRORS},
         url_name=f"api-apply-{_spec.action.value}",

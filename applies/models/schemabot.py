@@ -23,6 +23,7 @@ from applies.fields import (
     UnsignedAutoField,
     UnsignedIntegerField,
 )
+from applies.redact import redact
 from applies.states import ApplyState
 from applies.vocabulary import CutoverPolicy, OnFailure
 
@@ -314,7 +315,9 @@ class ApplyLog(SchemaBotTable):
         db_table = "apply_logs"
 
     def __str__(self) -> str:
-        return f"{self.event_type}: {self.message[:60]}"
+        # Django admin prints this in page titles and inline rows. Masked before it is cut:
+        # cut first, a DSN would lose its '@' and the start of its password go unmasked.
+        return f"{self.event_type}: {redact(self.message)[:60]}"
 
 
 class ApplyControlRequest(SchemaBotTable):

@@ -6,10 +6,10 @@ set of unfinished applies (small: one per target) as the only thing classified i
 Heartbeat ages are computed by the database clock.
 
 - ``counts``: applies per state and engine (exact for active states, capped for finished ones)
-- ``live``: unfinished applies with their classification; "not progressing"
+- ``live``: unfinished applies with their classification; "not progressing"; applies by id
 - ``dashboard``: the dashboard in one call, sweep health included
 - ``listing``: keyset pages of the applies list
-- ``detail``: one apply's whole story
+- ``detail``: one apply's whole story; what its actions allow now
 - ``engine``: persisted engine resume state and the engine's live answer
 """
 
@@ -17,16 +17,38 @@ from __future__ import annotations
 
 from applies.selectors.counts import StateCounts, StateRow, state_counts
 from applies.selectors.dashboard import Dashboard, SweepHealth, dashboard, sweep_health
-from applies.selectors.detail import ApplyDetail, apply_detail, get_apply
-from applies.selectors.engine import LiveEngineState, ResumeState, live_state, resume_state
-from applies.selectors.listing import ApplyPage, Cursor, Order, apply_page, base_queryset
-from applies.selectors.live import Filter, Idle, LiveApply
+from applies.selectors.detail import (
+    ApplyActions,
+    ApplyDetail,
+    apply_actions,
+    apply_detail,
+    get_apply,
+)
+from applies.selectors.engine import (
+    EngineResume,
+    LiveEngineState,
+    ResumeState,
+    engine_resume,
+    live_state,
+    resume_state,
+)
+from applies.selectors.listing import (
+    ApplyPage,
+    Cursor,
+    Order,
+    apply_page,
+    base_queryset,
+    page_query,
+)
+from applies.selectors.live import Filter, Idle, LiveApply, applies_by_id
 
 __all__ = [
+    "ApplyActions",
     "ApplyDetail",
     "ApplyPage",
     "Cursor",
     "Dashboard",
+    "EngineResume",
     "Filter",
     "Idle",
     "LiveApply",
@@ -36,12 +58,16 @@ __all__ = [
     "StateCounts",
     "StateRow",
     "SweepHealth",
+    "applies_by_id",
+    "apply_actions",
     "apply_detail",
     "apply_page",
     "base_queryset",
     "dashboard",
+    "engine_resume",
     "get_apply",
     "live_state",
+    "page_query",
     "resume_state",
     "state_counts",
     "sweep_health",

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from applies.classify import Verdict, unclaimed_alarm_after
+from applies.classify import Verdict, live, unclaimed_alarm_after
 from applies.dbclock import AgeSeconds, SecondsUntil
 from applies.drives.slots import loop_count
 from applies.models import Brake, Drive, DriveLoop, SweepRun
 from applies.selectors.counts import StateCounts, state_counts
-from applies.selectors.live import Idle, LiveApply, classifications, not_progressing, with_rows
+from applies.selectors.live import Idle, LiveApply, not_progressing, with_rows
 
 RECENT_SWEEPS = 5
 RECENT_DRIVES = 10
@@ -94,7 +94,7 @@ def _by_age(items: list[LiveApply]) -> list[LiveApply]:
 
 
 def dashboard() -> Dashboard:
-    found = classifications()
+    found = live()
     rows = with_rows(found)
     by_verdict: dict[Verdict, list[LiveApply]] = {verdict: [] for verdict in Verdict}
     for item in rows:

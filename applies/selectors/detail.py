@@ -20,6 +20,17 @@ DRIVE_LIMIT = 20
 
 
 @dataclass(frozen=True)
+class ApplyActions:
+    """An apply as an action's confirmation page shows it: the row, its classification, its
+    control requests and what each action allows now."""
+
+    apply: Apply  # with ``heartbeat_age`` and ``lease_age`` (seconds, database clock)
+    classification: Classification
+    control_requests: list[ApplyControlRequest]
+    possible: dict[Action, Possible]  # each action of ``ACTIONS``: offered now, and why (not)
+
+
+@dataclass(frozen=True)
 class ApplyDetail:
     apply: Apply  # with ``heartbeat_age`` and ``lease_age`` (seconds, database clock)
     classification: Classification
@@ -40,11 +51,22 @@ def get_apply(apply_id: int) -> Apply | None:
     return queryset.annotate(lease_age=AgeSeconds("lease_acquired_at")).first()
 
 
-def apply_detail(apply_id: int) -> ApplyDetail | None:
+def apply_actions(apply_id: int) -> ApplyActions | None:
+    """The apply and what each action allows now, or ``None`` (three reads by key)."""
     apply = get_apply(apply_id)
     if apply is None:
         return None
     verdict = classify(apply)
+    requests = list(ApplyControlRequest.objects.filter(apply_id=apply_id).order_by("operation"))
+    possible = possible_now(Situation(apply, verdict, requests))
+    return ApplyActions(apply, verdict, requests, possible)
+
+
+def apply_detail(apply_id: int) -> ApplyDetail | None:
+    now = apply_actions(apply_id)
+    if now is None:
+        return None
+    apply = now.apply
     operations = list(
         ApplyOperation.objects.filter(apply_id=apply_id)
         .annotate(
@@ -59,11 +81,10 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
             : TIMELINE_LIMIT + 1
         ]
     )
-    requests = list(ApplyControlRequest.objects.filter(apply_id=apply_id).order_by("operation"))
     plan = Plan.objects.filter(pk=apply.plan_id).values_list("plan_identifier", flat=True).first()
     return ApplyDetail(
         apply=apply,
-        classification=verdict,
+        classification=now.classification,
         plan_identifier=plan,
         operations=operations,
         resume=[resume_state(operation) for operation in operations],
@@ -74,11 +95,11 @@ def apply_detail(apply_id: int) -> ApplyDetail | None:
         ),
         timeline=timeline[:TIMELINE_LIMIT],
         timeline_truncated=len(timeline) > TIMELINE_LIMIT,
-        control_requests=requests,
+        control_requests=now.control_requests,
         drives=list(
             Drive.objects.filter(apply_id=apply_id)
             .annotate(due_in=SecondsUntil("next_due_at"))
             .order_by("-started_at")[:DRIVE_LIMIT]
         ),
-        possible=possible_now(Situation(apply, verdict, requests)),
+        possible=now.possible,
     )

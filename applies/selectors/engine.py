@@ -38,10 +38,6 @@ class ResumeState:
     other: dict[str, Any] = field(default_factory=dict)  # further keys, secrets masked
     problem: str = ""  # why the stored value could not be read
 
-    @property
-    def empty(self) -> bool:
-        return not (self.branch_name or self.deploy_request_id or self.other or self.problem)
-
 
 @dataclass(frozen=True)
 class LiveEngineState:
@@ -63,8 +59,30 @@ class LiveEngineState:
             "deploy_request_state": self.deploy_request_state or None,
             "maps_to_state": self.maps_to_state or None,
             "branch_ready": self.branch_ready,
-            "deploy_request_html_url": self.html_url or None,
+            "deploy_request_html_url": redact(self.html_url) or None,
         }
+
+
+@dataclass(frozen=True)
+class EngineResume:
+    """What asking the engine about an apply needs: the row and each operation's resume state."""
+
+    apply: Apply
+    resume: list[ResumeState]
+
+
+def engine_resume(apply_id: int) -> EngineResume | None:
+    """The apply and its operations' persisted resume state, or ``None``: two reads by key,
+    not the apply's whole story (``selectors.detail``)."""
+    apply = Apply.objects.filter(pk=apply_id).first()
+    if apply is None:
+        return None
+    operations = (
+        ApplyOperation.objects.filter(apply_id=apply_id)
+        .only("id", "deployment", "engine_resume_context", "engine_resume_metadata")
+        .order_by("created_at", "id")
+    )
+    return EngineResume(apply, [resume_state(operation) for operation in operations])
 
 
 def resume_state(operation: ApplyOperation) -> ResumeState:

@@ -4,7 +4,9 @@ A page is ``ORDER BY created_at, id LIMIT n + 1`` after (or before) the last row
 millionth row costs what the first does: each filter the list offers narrows an index that
 ends in ``(created_at, id)`` (``idx_created_id``, ``idx_state_created_id``,
 ``idx_environment_created_id``, ``idx_environment_state_created_id``) or selects few rows
-(``idx_repo_pr``, ``idx_database_env``, ``idx_apply_identifier``, the primary key).
+(``idx_repo_pr``, ``idx_database_env``, ``idx_apply_identifier``, the primary key). Engine,
+deployment and PR, which no index starts with, are refused unless one of those comes with them
+(``applies.filters.REFINING``): they read at most the rows it narrows to.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 
 from applies.classify import Classification, annotate_for_classification, classify_all
 from applies.dbclock import AgeSeconds
@@ -56,6 +59,20 @@ class Cursor:
     @classmethod
     def of(cls, apply: Apply) -> Cursor:
         return cls(apply.created_at, apply.pk)
+
+
+def page_query(params: QueryDict, key: str | None, cursor: Cursor | None) -> str | None:
+    """The query string of another page of the same list (the console's and the API's):
+    ``params`` with their position replaced by ``key=cursor``, or by none for the first page
+    (``key`` ``None``). ``None`` when there is no such page (no cursor)."""
+    if key is not None and cursor is None:
+        return None
+    query = params.copy()
+    for name in ("after", "before", "page"):
+        query.pop(name, None)
+    if key is not None and cursor is not None:
+        query[key] = cursor.encode()
+    return query.urlencode()
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.db.models import Count, Min
+from django.db.models import Min
 
 from applies import states
-from applies.classify import Classification, Verdict, live
+from applies.classify import Classification, Verdict
 from applies.dbclock import AgeSeconds
 from applies.lines import current_line
 from applies.models import Apply, Task
@@ -75,17 +75,17 @@ class Idle:
     live: LiveApply
     idle_seconds: int
     progress: int | None
-    tasks: int
 
 
-def classifications() -> list[Classification]:
-    """Every unfinished apply classified (``classify.live``: unknown states included)."""
-    return live()
+def applies_by_id(ids: Sequence[int]) -> dict[int, Apply]:
+    """The display columns of the applies with these ids, by id (one query by primary key);
+    an id with no apply is left out."""
+    return Apply.objects.only(*DISPLAY_FIELDS).in_bulk(list(ids))
 
 
 def with_rows(found: Sequence[Classification]) -> list[LiveApply]:
     """Attach the display columns of each classified apply (one query by primary key)."""
-    rows = Apply.objects.only(*DISPLAY_FIELDS).in_bulk([c.apply_id for c in found])
+    rows = applies_by_id([c.apply_id for c in found])
     return [LiveApply(rows[c.apply_id], c) for c in found if c.apply_id in rows]
 
 
@@ -110,13 +110,11 @@ def not_progressing(healthy: Sequence[LiveApply], after_seconds: int) -> list[Id
     rows = (
         Task.objects.filter(apply_id__in=list(watched))
         .values("apply_id")
-        .annotate(
-            idle=Min(AgeSeconds("updated_at")), progress=Min("progress_percent"), n=Count("id")
-        )
+        .annotate(idle=Min(AgeSeconds("updated_at")), progress=Min("progress_percent"))
         .order_by()
     )
     idle = [
-        Idle(watched[row["apply_id"]], int(row["idle"] or 0), row["progress"], row["n"])
+        Idle(watched[row["apply_id"]], int(row["idle"] or 0), row["progress"])
         for row in rows
         if row["idle"] is not None and int(row["idle"]) >= after_seconds
     ]

@@ -21,7 +21,7 @@ from applies.durations import duration
 from applies.engines import driven_engines, drives_engine, not_driven_reason
 from applies.lines import current_line
 from applies.models import Apply, ApplyOperation
-from applies.redact import short_token
+from applies.redact import redact, short_token
 from applies.services.actions.base import Action, ActionResult, check_seen, read_apply
 from applies.services.audit import audit
 from applies.services.errors import Refusal, Refused, require_who_and_why
@@ -163,7 +163,8 @@ def _drive(claim: ApplyClaim, actor: str) -> ActionResult:
         return ActionResult.of(
             apply,
             Action.RECLAIM,
-            f"{done}, but its drive could not be started ({exc}); the sweep will reclaim it "
+            f"{done}, but its drive could not be started "
+            f"({redact(str(exc)) or type(exc).__name__}); the sweep will reclaim it "
             "once its heartbeat is stale.",
         )
     return ActionResult.of(

@@ -19,6 +19,7 @@ from applies.models import Apply
 from applies.services.errors import LiveDriver, Refused, RowChanged
 from applies.services.seen import Seen
 from applies.target_lock import other_active_apply_exists
+from applies.windows import heartbeat_fresh
 
 
 def unlocked(apply_id: int) -> Apply:
@@ -31,15 +32,12 @@ def unlocked(apply_id: int) -> Apply:
 def locked(apply_id: int, seen: Seen, *, live_confirmed: bool = False) -> Apply:
     """The apply row, locked, with its heartbeat judged by the database clock, and compared
     with what the person saw (``RowChanged`` otherwise)."""
-    fresh = SecondsAgo(settings.TERNADMIN_STALE_AFTER_SECONDS)
     recent = SecondsAgo(settings.TERNADMIN_RETRY_FRESHNESS_SECONDS)
     row = (
         Apply.objects.select_for_update()
         .annotate(
             heartbeat_age=AgeSeconds("updated_at"),
-            heartbeat_fresh=ExpressionWrapper(
-                Q(updated_at__gte=fresh), output_field=BooleanField()
-            ),
+            heartbeat_fresh=heartbeat_fresh(),
             completed_recently=ExpressionWrapper(
                 Q(completed_at__gte=recent), output_field=BooleanField()
             ),
