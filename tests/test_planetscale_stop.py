@@ -1,0 +1,105 @@
+"""A pending stop against the deploy request's live state: cancelled only when it really is.
+
+PlanetScale refuses to cancel a deploy request that is cutting over or has cut over; such a
+stop is refused the way a stop in the revert window is, and the drive goes on to record what
+the deploy request did. A cancel PlanetScale rejects is re-read before anything is written.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from applies.engines.base import Then
+from applies.models import ApplyLog
+from applies.states import ApplyState
+from tests.planetscale_fakes import FakeAPI, deploy_request_body
+from tests.test_planetscale_driver import DB, claimed, state, step, stop_request, with_metadata
+
+pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
+A = ApplyState
+BRANCH = "schemabot-x"
+
+
+def listed(api: FakeAPI, *bodies: dict[str, object]) -> None:
+    api.route("GET", "deploy-requests", {"data": list(bodies)})
+
+
+@pytest.mark.parametrize(
+    ("dr_state", "mirrored"),
+    [
+        ("in_progress_cutover", A.CUTTING_OVER),
+        ("complete_pending_revert", A.REVERT_WINDOW),
+        ("in_progress_revert", A.REVERTING),
+    ],
+)
+def test_a_stop_past_the_point_of_no_cancel_is_refused_and_the_drive_goes_on(
+    dr_state: str, mirrored: str
+) -> None:
+    apply, lease = claimed(state=A.RUNNING)
+    with_metadata(apply, {"branch_name": BRANCH, "deploy_request_id": 3})
+    request = stop_request(apply)
+    api = FakeAPI()
+    body = deploy_request_body(3, dr_state, branch=BRANCH, deployed_at="2026-01-01T00:00:00Z")
+    listed(api, body)
+    api.route("GET", "deploy-requests/3", body)
+    api.route("POST", "deploy-requests/3/cancel", 409)  # what PlanetScale answers there
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.POLL and state(apply) == mirrored
+    assert api.calls("POST", "deploy-requests/3/cancel") == []
+    request.refresh_from_db(using=DB)
+    assert request.status == "failed"
+    assert f"deploy request #3 is {dr_state}" in (request.error_message or "")
+    assert not ApplyLog.objects.using(DB).filter(apply=apply, new_state=A.CANCELLED).exists()
+
+
+def test_a_cancel_rejected_because_the_cutover_began_meanwhile_is_not_reported_cancelled() -> None:
+    apply, lease = claimed(state=A.WAITING_FOR_CUTOVER)
+    with_metadata(apply, {"branch_name": BRANCH, "deploy_request_id": 3})
+    request = stop_request(apply)
+    api = FakeAPI()
+    listed(api, deploy_request_body(3, "pending_cutover", branch=BRANCH))
+    api.route("POST", "deploy-requests/3/cancel", 409)
+    cutting_over = deploy_request_body(3, "in_progress_cutover", branch=BRANCH)
+    api.route("GET", "deploy-requests/3", cutting_over)
+
+    outcome = step(apply, lease, api)
+
+    assert len(api.calls("POST", "deploy-requests/3/cancel")) == 1
+    assert outcome.then == Then.POLL and state(apply) == A.CUTTING_OVER
+    request.refresh_from_db(using=DB)
+    assert request.status == "failed" and "in_progress_cutover" in (request.error_message or "")
+
+
+def test_a_cancel_rejected_while_the_request_is_still_live_writes_nothing_and_is_retried() -> None:
+    apply, lease = claimed(state=A.RUNNING)
+    with_metadata(apply, {"branch_name": BRANCH, "deploy_request_id": 3})
+    request = stop_request(apply)
+    api = FakeAPI()
+    running = deploy_request_body(3, "in_progress", branch=BRANCH)
+    listed(api, running)
+    api.route("POST", "deploy-requests/3/cancel", 409)
+    api.route("GET", "deploy-requests/3", running)
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.HANDED_BACK and "in_progress" in outcome.message
+    assert state(apply) == A.RUNNING
+    request.refresh_from_db(using=DB)
+    assert request.status == "pending"
+
+
+def test_a_cancel_rejected_because_it_was_cancelled_meanwhile_ends_the_apply_cancelled() -> None:
+    apply, lease = claimed(state=A.RUNNING)
+    with_metadata(apply, {"branch_name": BRANCH, "deploy_request_id": 3})
+    stop_request(apply)
+    api = FakeAPI()
+    listed(api, deploy_request_body(3, "in_progress", branch=BRANCH))
+    api.route("POST", "deploy-requests/3/cancel", 409)
+    api.route("GET", "deploy-requests/3", deploy_request_body(3, "complete_cancel", branch=BRANCH))
+
+    outcome = step(apply, lease, api)
+
+    assert (outcome.then, outcome.state) == (Then.FINISHED, A.CANCELLED)
+    assert state(apply) == A.CANCELLED
