@@ -7,13 +7,24 @@ the deploy request did. A cancel PlanetScale rejects is re-read before anything 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from applies.engines.base import Then
+from applies.engines.planetscale.types import deterministic_branch_name
 from applies.models import ApplyLog
 from applies.states import ApplyState
 from tests.planetscale_fakes import FakeAPI, deploy_request_body
-from tests.test_planetscale_driver import DB, claimed, state, step, stop_request, with_metadata
+from tests.test_planetscale_driver import (
+    DB,
+    claimed,
+    started,
+    state,
+    step,
+    stop_request,
+    with_metadata,
+)
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
 A = ApplyState
@@ -103,3 +114,40 @@ def test_a_cancel_rejected_because_it_was_cancelled_meanwhile_ends_the_apply_can
 
     assert (outcome.then, outcome.state) == (Then.FINISHED, A.CANCELLED)
     assert state(apply) == A.CANCELLED
+
+
+@pytest.mark.parametrize("metadata", [None, "not json"])
+def test_a_stop_without_resume_state_cancels_the_deploy_request_found_by_branch_name(
+    metadata: Any,
+) -> None:
+    apply, lease = started(A.VALIDATING_DEPLOY_REQUEST)
+    with_metadata(apply, metadata)
+    stop_request(apply)
+    name = deterministic_branch_name(apply.database_name, apply.plan.plan_identifier)
+    api = FakeAPI()
+    listed(api, deploy_request_body(8, "ready", branch=name))
+    api.route("POST", "deploy-requests/8/cancel", deploy_request_body(8, "in_progress_cancel"))
+
+    outcome = step(apply, lease, api)
+
+    assert (outcome.then, outcome.state) == (Then.FINISHED, A.CANCELLED)
+    (listing,) = api.calls("GET", "deploy-requests")
+    assert listing.url.params["branch"] == name
+    assert len(api.calls("POST", "deploy-requests/8/cancel")) == 1
+    log = ApplyLog.objects.using(DB).get(apply=apply, new_state=A.CANCELLED)
+    assert log.message.endswith("(deploy request cancelled) (by alice)")
+
+
+def test_a_stop_with_only_a_branch_says_no_deploy_request_was_open() -> None:
+    apply, lease = started(A.APPLYING_BRANCH_CHANGES)
+    with_metadata(apply, {"branch_name": BRANCH, "deploy_request_id": 0})
+    stop_request(apply)
+    api = FakeAPI()
+    listed(api)
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.state == A.CANCELLED
+    assert [r.method for r in api.requests] == ["GET"]
+    log = ApplyLog.objects.using(DB).get(apply=apply, new_state=A.CANCELLED)
+    assert "(no deploy request was open)" in log.message

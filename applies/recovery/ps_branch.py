@@ -42,7 +42,7 @@ _AFTER_BRANCH_READY = (
 def start(ctx: StepContext) -> Next:
     """No resume state: a first dispatch persists the branch name before touching the engine;
     a started apply rebuilds it."""
-    if ctx.snap.apply.started_at is None and not ctx.snap.metadata_problem:
+    if ctx.snap.never_started:
         ctx.persist(PlanetScaleMetadata(branch_name=ctx.branch))
         ctx.move(A.PREPARING_BRANCH, started=True)
         return run_now()

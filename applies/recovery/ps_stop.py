@@ -48,6 +48,7 @@ class _Cancelling:
     cancelled: list[int] = field(default_factory=list)
     landed: DeployRequest | None = None
     past_cancel: DeployRequest | None = None
+    branch: str = ""  # the branch whose deploy requests were looked for ("" when none)
 
 
 def pending_stop(ctx: StepContext) -> ApplyControlRequest | None:
@@ -90,7 +91,10 @@ def honour_stop(ctx: StepContext) -> Next | None:
         )
         return None
     cancelled, skipped = _task_counts(ctx)
-    what = "deploy request cancelled" if ctx.snap.metadata else "nothing was created yet"
+    if found.cancelled:
+        what = "deploy request cancelled"
+    else:
+        what = "no deploy request was open" if found.branch else "nothing was created yet"
     ctx.move(
         A.CANCELLED,
         message=f"Cancel requested: {cancelled} tasks cancelled, {skipped} skipped ({what})"
@@ -109,16 +113,22 @@ def _refuse(ctx: StepContext, request: ApplyControlRequest, reason: str) -> None
 def _cancel_deploy_requests(ctx: StepContext) -> _Cancelling:
     """Cancel this apply's open deploy request(s), unless one of them already landed or is
     past the point where it can be cancelled."""
-    metadata = ctx.snap.metadata
-    if metadata is None:
-        return _Cancelling()  # nothing persisted: nothing was created, no engine call needed
-    requests = _deploy_requests(ctx, metadata.branch_name, metadata.deploy_request_id)
+    snap = ctx.snap
+    if snap.never_started:
+        return _Cancelling()  # a first dispatch: nothing was created, no engine call needed
+    if snap.metadata is not None:
+        branch, persisted = snap.metadata.branch_name, snap.metadata.deploy_request_id
+    else:
+        # Resume state lost or unreadable on a started apply: its deploy request is looked
+        # up by the branch name, as a resume rebuilds the state (``ps_branch``).
+        branch, persisted = ctx.branch, None
+    requests = _deploy_requests(ctx, branch, persisted)
     for dr in requests:
         if dr.state in _LANDED:
             return _Cancelling(landed=dr)
         if dr.state in _PAST_CANCEL:
             return _Cancelling(past_cancel=dr)
-    found = _Cancelling()
+    found = _Cancelling(branch=branch)
     for dr in requests:
         if dr.state in _CANCELLED_ALREADY:
             found.cancelled.append(dr.number)

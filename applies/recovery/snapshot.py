@@ -40,6 +40,12 @@ class Snapshot:
         return bool(self.options.get(name))
 
     @property
+    def never_started(self) -> bool:
+        """No resume state because none was ever written: a first dispatch, which has created
+        nothing yet (as opposed to resume state lost or unreadable on a started apply)."""
+        return self.metadata is None and self.apply.started_at is None and not self.metadata_problem
+
+    @property
     def branch(self) -> str:
         """The branch this apply works on: persisted, else the option, else SchemaBot's name."""
         if self.metadata is not None:
