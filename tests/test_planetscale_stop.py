@@ -13,7 +13,7 @@ import pytest
 
 from applies.engines.base import Then
 from applies.engines.planetscale.types import deterministic_branch_name
-from applies.models import ApplyLog
+from applies.models import Apply, ApplyLog
 from applies.states import ApplyState
 from tests.planetscale_fakes import FakeAPI, deploy_request_body
 from tests.test_planetscale_driver import (
@@ -151,3 +151,34 @@ def test_a_stop_with_only_a_branch_says_no_deploy_request_was_open() -> None:
     assert [r.method for r in api.requests] == ["GET"]
     log = ApplyLog.objects.using(DB).get(apply=apply, new_state=A.CANCELLED)
     assert "(no deploy request was open)" in log.message
+
+
+def test_a_stop_is_honoured_before_a_missing_plan_fails_the_apply() -> None:
+    apply, lease = started(A.RUNNING)
+    Apply.objects.using(DB).filter(pk=apply.pk).update(plan_id=10**9)
+    with_metadata(apply, {"branch_name": BRANCH, "deploy_request_id": 3})
+    stop_request(apply)
+    api = FakeAPI()
+    listed(api, deploy_request_body(3, "in_progress", branch=BRANCH))
+    api.route("POST", "deploy-requests/3/cancel", deploy_request_body(3, "in_progress_cancel"))
+
+    outcome = step(apply, lease, api)
+
+    assert (outcome.then, outcome.state) == (Then.FINISHED, A.CANCELLED)
+    assert len(api.calls("POST", "deploy-requests/3/cancel")) == 1
+
+
+def test_a_stop_that_cannot_name_the_branch_is_refused_and_the_missing_plan_fails_the_apply() -> (
+    None
+):
+    apply, lease = started(A.RUNNING)
+    Apply.objects.using(DB).filter(pk=apply.pk).update(plan_id=10**9)
+    request = stop_request(apply)
+    api = FakeAPI()
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.FAILED and outcome.message == "plan not found during recovery"
+    assert api.requests == []
+    request.refresh_from_db(using=DB)
+    assert request.status == "failed" and "names its branch" in (request.error_message or "")

@@ -97,11 +97,13 @@ class PlanetScaleDriver:
             return handed_back(f"engine: {exc}")
 
     def _step(self, ctx: StepContext) -> Next:
-        if ctx.snap.plan is None:
-            raise DriveFailed("plan not found during recovery")
+        # A pending stop comes first, before the plan is looked at, as upstream's resume
+        # handles it (docs/schemabot.md, "Resume").
         stopped = honour_stop(ctx)
         if stopped is not None:
             return stopped
+        if ctx.snap.plan is None:
+            raise DriveFailed("plan not found during recovery")
         if ctx.snap.metadata is None:
             return ps_branch.start(ctx)
         if ctx.snap.metadata.deploy_request_id is None:

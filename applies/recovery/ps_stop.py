@@ -49,6 +49,7 @@ class _Cancelling:
     landed: DeployRequest | None = None
     past_cancel: DeployRequest | None = None
     branch: str = ""  # the branch whose deploy requests were looked for ("" when none)
+    unknown_branch: bool = False  # resume state lost and nothing else names the branch
 
 
 def pending_stop(ctx: StepContext) -> ApplyControlRequest | None:
@@ -79,6 +80,14 @@ def honour_stop(ctx: StepContext) -> Next | None:
         ctx.log(
             f"Stop requested after deploy request #{found.landed.number} completed; "
             "nothing to cancel"
+        )
+        return None
+    if found.unknown_branch:
+        _refuse(
+            ctx,
+            request,
+            f"cannot look for the deploy request of schema change {identifier}: its resume "
+            "state is lost and it has neither a branch option nor the plan that names its branch",
         )
         return None
     if found.past_cancel is not None:
@@ -121,7 +130,10 @@ def _cancel_deploy_requests(ctx: StepContext) -> _Cancelling:
     else:
         # Resume state lost or unreadable on a started apply: its deploy request is looked
         # up by the branch name, as a resume rebuilds the state (``ps_branch``).
-        branch, persisted = ctx.branch, None
+        named = snap.named_branch
+        if named is None:
+            return _Cancelling(unknown_branch=True)
+        branch, persisted = named, None
     requests = _deploy_requests(ctx, branch, persisted)
     for dr in requests:
         if dr.state in _LANDED:
