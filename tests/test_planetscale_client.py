@@ -13,6 +13,7 @@ import pytest
 from pytest_django import Settings
 
 from applies.engines.base import (
+    EngineAccessDenied,
     EngineConflict,
     EngineError,
     EngineNotFound,
@@ -218,6 +219,16 @@ def test_4xx_are_rejections_with_the_apis_message_and_not_retried() -> None:
         ps.get_deploy_request(404)
     assert missing.value.status == 404
     assert sleep.delays == []
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_token_is_ternadmins_access_not_a_rejection_of_the_apply(status: int) -> None:
+    api = FakeAPI(unrouted=status)
+    sleep = Recorder()
+    with pytest.raises(EngineAccessDenied, match=str(status)) as caught:
+        client(api, sleep).get_branch("a")
+    assert not isinstance(caught.value, EngineRejected)
+    assert sleep.delays == [] and len(api.requests) == 1  # the drive retries, not the call
 
 
 def test_an_unexpected_answer_is_an_engine_error() -> None:

@@ -296,6 +296,7 @@ def test_a_first_step_persists_the_branch_name_before_any_engine_call() -> None:
     metadata = ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata
     assert metadata["branch_name"].startswith("schemabot-shop-")
     api.route("GET", f"branches/{metadata['branch_name']}", 404)
+    api.route("GET", "branches/main", branch_body("main"))  # the database answers
     api.route("POST", "branches", branch_body(metadata["branch_name"], ready=False))
     assert step(apply, lease, api).then == Then.POLL  # created, not ready yet
     assert len(api.calls("POST", "branches")) == 1

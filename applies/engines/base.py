@@ -25,6 +25,12 @@ class EngineUnavailable(EngineError):
     """Transient: 5xx, 429 or a transport error that outlasted the retries. Try again later."""
 
 
+class EngineAccessDenied(EngineError):
+    """401/403, or a 404 for the database itself: ternadmin's own credentials or organization
+    do not reach it. Not the apply's fault, so never a reason to fail it or to forget what was
+    persisted: the step is handed back and tried again."""
+
+
 class EngineRejected(EngineError):
     """The engine refused the call (4xx) or its answer rules the step out. Not transient."""
 

@@ -9,7 +9,9 @@ A runner repeats steps until one ends the drive; the step never waits itself.
 Errors end the step in one of three ways: a lost lease writes nothing more; a rejection that
 cannot pass (the engine's 4xx, a DDL error, unreadable schema files, a plan that disagrees with
 its schema files) fails the apply, as upstream's permanent errors do; anything transient leaves
-the apply as it is, claimable again once its heartbeat is stale.
+the apply as it is, claimable again once its heartbeat is stale. ternadmin's own access failing
+(a token refused, a database whose main branch reads as not found) is handed back like a
+transient error: a misconfigured ternadmin never ends an apply.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.conf import settings
 
 from applies.engines.base import (
     EngineError,
+    EngineNotFound,
     EngineRejected,
     Next,
     failed,
@@ -90,11 +93,12 @@ class PlanetScaleDriver:
             return self._step(ctx)
         except LeaseLost as exc:
             return lease_lost(str(exc))
+        except EngineNotFound as exc:
+            return _not_found(ctx, exc)
         except (DriveFailed, EngineRejected, SchemaFilesError) as exc:
             return _fail(ctx, str(exc))
         except EngineError as exc:
-            logger.warning("apply %s: engine: %s", self.apply_id, exc)
-            return handed_back(f"engine: {exc}")
+            return _hand_back(self.apply_id, exc)
 
     def _step(self, ctx: StepContext) -> Next:
         # A pending stop comes first, before the plan is looked at, as upstream's resume
@@ -117,6 +121,23 @@ def _cancel_to_deliver(snap: Snapshot) -> bool:
     return (
         snap.apply.state == ApplyState.STOPPED and snap.pending(ControlOperation.CANCEL) is not None
     )
+
+
+def _hand_back(apply_id: int, exc: EngineError) -> Next:
+    logger.warning("apply %s: engine: %s", apply_id, exc)
+    return handed_back(f"engine: {exc}")
+
+
+def _not_found(ctx: StepContext, exc: EngineNotFound) -> Next:
+    """A 404 fails the apply only when the database itself answers; otherwise it says that
+    ternadmin's organization or token does not reach it, which is no reason to end the apply."""
+    try:
+        ctx.confirm_database()
+    except LeaseLost as lost:
+        return lease_lost(str(lost))
+    except EngineError as access:
+        return _hand_back(ctx.snap.apply.pk, access)
+    return _fail(ctx, str(exc))
 
 
 def _fail(ctx: StepContext, message: str) -> Next:

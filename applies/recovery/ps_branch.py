@@ -87,6 +87,7 @@ def branch_step(ctx: StepContext) -> Next:
     try:
         branch = ctx.client.get_branch(ctx.branch)
     except EngineNotFound:
+        ctx.confirm_database()
         ctx.log(f"Branch {ctx.branch} no longer exists; creating it again", warn=True)
         ctx.move(A.PREPARING_BRANCH)
         return run_now()
@@ -114,10 +115,13 @@ def _prepare_branch(ctx: StepContext) -> Next:
     try:
         branch = ctx.client.get_branch(ctx.branch)
     except EngineNotFound:
+        ctx.confirm_database()
         try:
             branch = ctx.client.create_branch(ctx.branch)
         except EngineConflict:  # a lost answer of our own create, or a racing driver
             branch = ctx.client.get_branch(ctx.branch)
+        except EngineNotFound as exc:  # the token may read the database but not branch it
+            return handed_back(f"creating branch {ctx.branch}: {exc}")
     crash_point("create_branch", "after")
     if not branch.ready:
         return _wait_for_branch(ctx)

@@ -73,13 +73,15 @@ def deploy_request_step(ctx: StepContext, poll: float) -> Next:
 def _read(ctx: StepContext, number: int) -> DeployRequest | None:
     """The persisted deploy request, or None after forgetting one that is not this apply's.
 
-    A number the engine does not know (404) is dropped, as SchemaBot does; so is one that
-    belongs to another branch (numbers are per database, so a stale or mistyped number can name
-    a neighbour's request, and following it would act on someone else's deploy).
+    A number the engine does not know (404) is dropped, as SchemaBot does, once the database
+    is seen to answer (otherwise the 404 is ternadmin's access, not the request); so is one
+    that belongs to another branch (numbers are per database, so a stale or mistyped number can
+    name a neighbour's request, and following it would act on someone else's deploy).
     """
     try:
         dr = ctx.client.get_deploy_request(number)
     except EngineNotFound:
+        ctx.confirm_database()
         why = "is unknown to the engine"
     else:
         if dr.branch == ctx.branch:
