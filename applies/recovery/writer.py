@@ -133,15 +133,17 @@ class DriveWriter:
             )
 
     def save_resume_state(self, context: str, metadata: dict[str, Any]) -> None:
-        """Persist the engine resume state on the operation row (lease-guarded)."""
+        """Persist the engine resume state on the operation row (lease-guarded). ``context``
+        only fills an empty ``engine_resume_context``: after a deploy SchemaBot keeps the Vitess
+        migration context there, which ternadmin does not discover and must not overwrite."""
         if self.operation_id is None:
             return
         with db.atomic():
             guarded_update(self.lease, {})  # proves the lease and heartbeats in the same step
             self._guarded_children(
                 "apply_operations",
-                "engine_resume_context = %s, engine_resume_metadata = %s,"
-                f" updated_at = {now_sql(db.vendor())}",
+                "engine_resume_context = COALESCE(NULLIF(engine_resume_context, ''), %s),"
+                f" engine_resume_metadata = %s, updated_at = {now_sql(db.vendor())}",
                 [context, json.dumps(metadata)],
                 f"id = {int(self.operation_id)}",
             )
