@@ -356,3 +356,21 @@ def test_a_reclaimed_apply_waits_for_its_branch_again_however_long_ago_it_entere
 
     assert outcome.then == Then.POLL
     assert state(apply) == A.PREPARING_BRANCH
+
+
+@pytest.mark.parametrize("apply_state", [A.RUNNING, A.PREPARING_BRANCH])
+def test_an_apply_without_an_operation_row_is_handed_back_before_any_engine_call(
+    apply_state: str,
+) -> None:
+    # Its resume state could not be kept anywhere: driving it would repeat every step for
+    # ever (upstream refuses too: its grouped resume needs the operation row).
+    apply, lease = claimed(state=apply_state)
+    ApplyOperation.objects.using(DB).filter(apply=apply).delete()
+    logs = ApplyLog.objects.using(DB).filter(apply=apply).count()
+    api = FakeAPI()
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.HANDED_BACK and "no apply_operations row" in outcome.message
+    assert api.requests == [] and state(apply) == apply_state
+    assert ApplyLog.objects.using(DB).filter(apply=apply).count() == logs

@@ -108,6 +108,14 @@ class PlanetScaleDriver:
             return stopped
         if ctx.snap.plan is None:
             raise DriveFailed("plan not found during recovery")
+        if ctx.snap.operation is None:
+            # Nowhere to keep resume state: every step would start over with new engine calls.
+            # Upstream's resume refuses such an apply too and leaves it as it is
+            # (docs/schemabot.md, "Resume"); the drive's timeline says why it gives up.
+            return handed_back(
+                "the apply has no apply_operations row to keep its resume state on; "
+                "it is not driven"
+            )
         if ctx.snap.metadata is None:
             return ps_branch.start(ctx)
         if ctx.snap.metadata.deploy_request_id is None:

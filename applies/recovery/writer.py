@@ -136,8 +136,8 @@ class DriveWriter:
         """Persist the engine resume state on the operation row (lease-guarded). ``context``
         only fills an empty ``engine_resume_context``: after a deploy SchemaBot keeps the Vitess
         migration context there, which ternadmin does not discover and must not overwrite."""
-        if self.operation_id is None:
-            return
+        if self.operation_id is None:  # never silently: a drive would redo its steps for ever
+            raise ValueError(f"apply {self.lease.row_id} has no operation row for resume state")
         with db.atomic():
             guarded_update(self.lease, {})  # proves the lease and heartbeats in the same step
             self._guarded_children(
