@@ -93,7 +93,10 @@ def test_deploy_requests_are_listed_open_for_the_branch_and_created_with_options
     assert [dr.number for dr in ps.open_deploy_requests("feature")] == [3]
     (listing,) = api.calls("GET", "deploy-requests")
     assert dict(listing.url.params) == {"state": "open", "branch": "feature", "into_branch": "main"}
-    assert ps.create_deploy_request("feature", auto_cutover=False).state == "pending"
+    assert (
+        ps.create_deploy_request("feature", auto_cutover=False, auto_delete_branch=True).state
+        == "pending"
+    )
     (post,) = api.calls("POST", "deploy-requests")
     assert api.body(post) == {
         "branch": "feature",
@@ -190,7 +193,7 @@ def test_creating_posts_are_never_retried_blindly() -> None:
     api = FakeAPI()
     api.route("POST", "deploy-requests", 503)
     with pytest.raises(EngineUnavailable):
-        client(api).create_deploy_request("feature", auto_cutover=True)
+        client(api).create_deploy_request("feature", auto_cutover=True, auto_delete_branch=True)
     assert len(api.requests) == 1
 
 

@@ -374,3 +374,37 @@ def test_an_apply_without_an_operation_row_is_handed_back_before_any_engine_call
     assert outcome.then == Then.HANDED_BACK and "no apply_operations row" in outcome.message
     assert api.requests == [] and state(apply) == apply_state
     assert ApplyLog.objects.using(DB).filter(apply=apply).count() == logs
+
+
+@pytest.mark.parametrize("persisted", [False, True])
+def test_the_main_branch_is_never_used_as_the_apply_branch(persisted: bool) -> None:
+    apply, lease = claimed(options={"branch": "main"})
+    if persisted:
+        with_metadata(apply, {"branch_name": "main", "deploy_request_id": 0})
+    api = FakeAPI()
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.FAILED and "cannot reuse the main branch" in outcome.message
+    assert api.requests == [] and state(apply) == A.FAILED
+
+
+@pytest.mark.parametrize(("option", "auto_delete"), [("", True), ("feature-x", False)])
+def test_a_branch_the_user_chose_is_not_deleted_with_the_deploy_request(
+    option: str, auto_delete: bool
+) -> None:
+    # Upstream's fresh apply asks PlanetScale to delete only a branch it created itself.
+    apply, lease = started(A.CREATING_DEPLOY_REQUEST)
+    Apply.objects.using(DB).filter(pk=apply.pk).update(options={"branch": option})
+    with_metadata(apply, {"branch_name": option or "schemabot-x", "deploy_request_id": 0})
+    name = option or "schemabot-x"
+    api = FakeAPI()
+    api.route("GET", f"branches/{name}", branch_body(name))
+    api.route("GET", "deploy-requests", {"data": []})
+    api.route("POST", "deploy-requests", deploy_request_body(5, "pending", branch=name))
+
+    outcome = step(Apply.objects.using(DB).get(pk=apply.pk), lease, api)
+
+    assert outcome.then == Then.CONTINUE
+    (create,) = api.calls("POST", "deploy-requests")
+    assert api.body(create)["auto_delete_branch"] is auto_delete

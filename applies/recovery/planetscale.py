@@ -34,6 +34,7 @@ from applies.engines.planetscale.client import PlanetScaleClient
 from applies.engines.planetscale.config import PlanetScaleConfig
 from applies.engines.planetscale.schema_files import SchemaFilesError
 from applies.engines.planetscale.transport import Transport
+from applies.engines.planetscale.types import MAIN_BRANCH
 from applies.leases import Lease, LeaseLost
 from applies.recovery import ps_branch, ps_deploy
 from applies.recovery.ps_stop import honour_stop
@@ -116,6 +117,10 @@ class PlanetScaleDriver:
                 "the apply has no apply_operations row to keep its resume state on; "
                 "it is not driven"
             )
+        if ctx.branch == MAIN_BRANCH:
+            # A change reaches production through a deploy request, never as DDL on the main
+            # branch itself: upstream refuses the option outright (pkg/engine/planetscale/apply.go).
+            raise DriveFailed(f"cannot reuse the {MAIN_BRANCH} branch: use a development branch")
         if ctx.snap.metadata is None:
             return ps_branch.start(ctx)
         if ctx.snap.metadata.deploy_request_id is None:

@@ -175,8 +175,13 @@ def _find_or_create_deploy_request(ctx: StepContext) -> DeployRequest:
     if found:
         return min(found, key=lambda dr: dr.number)
     auto_cutover = not ctx.snap.option("defer_cutover")
+    # Only a branch SchemaBot named goes with its deploy request; one the user chose is kept,
+    # as upstream's fresh apply does (pkg/engine/planetscale/apply.go, ``autoDeleteBranch``).
+    auto_delete = not ctx.snap.option("branch")
     try:
-        return ctx.client.create_deploy_request(ctx.branch, auto_cutover=auto_cutover)
+        return ctx.client.create_deploy_request(
+            ctx.branch, auto_cutover=auto_cutover, auto_delete_branch=auto_delete
+        )
     except EngineRejected as exc:
         found = ctx.client.open_deploy_requests(ctx.branch)  # a lost answer of our create
         if found:

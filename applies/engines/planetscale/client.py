@@ -100,12 +100,14 @@ class PlanetScaleClient:
             if dr.branch == branch and dr.into_branch == MAIN_BRANCH and dr.open
         ]
 
-    def create_deploy_request(self, branch: str, *, auto_cutover: bool) -> DeployRequest:
+    def create_deploy_request(
+        self, branch: str, *, auto_cutover: bool, auto_delete_branch: bool
+    ) -> DeployRequest:
         body = {
             "branch": branch,
             "into_branch": MAIN_BRANCH,
             "auto_cutover": auto_cutover,
-            "auto_delete_branch": True,
+            "auto_delete_branch": auto_delete_branch,
         }
         return DeployRequest.from_api(self._call("POST", "deploy-requests", json=body, retry=False))
 
