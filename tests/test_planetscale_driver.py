@@ -408,3 +408,25 @@ def test_a_branch_the_user_chose_is_not_deleted_with_the_deploy_request(
     assert outcome.then == Then.CONTINUE
     (create,) = api.calls("POST", "deploy-requests")
     assert api.body(create)["auto_delete_branch"] is auto_delete
+
+
+def test_a_schema_file_that_cannot_be_tokenised_fails_the_apply_saying_which() -> None:
+    # It used to escape as a bare step error: the apply went stale, was reclaimed and failed
+    # the same way for ever.
+    plan = FreshPlan(
+        before={KEYSPACE: {}},
+        files={KEYSPACE: {"orders.sql": "CREATE TABLE orders (note varchar(3) DEFAULT 'x)"}},
+        tasks=(),
+    )
+    apply, lease = started(A.APPLYING_BRANCH_CHANGES)
+    Apply.objects.using(DB).filter(pk=apply.pk).update(
+        plan_id=create_fresh_apply("planetscale", plan).plan_id
+    )
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 0})
+    api = FakeAPI()
+    api.route("GET", "branches/schemabot-x", branch_body("schemabot-x"))
+
+    outcome = step(Apply.objects.using(DB).get(pk=apply.pk), lease, api)
+
+    assert outcome.then == Then.FAILED and state(apply) == A.FAILED
+    assert f"schema file {KEYSPACE}/orders.sql: cannot parse" in outcome.message

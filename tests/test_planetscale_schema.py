@@ -122,6 +122,20 @@ def test_a_schema_file_must_hold_create_table_statements() -> None:
         parse_create_tables("CREATE TABLE (((")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CREATE TABLE t (a varchar(3) DEFAULT 'x)",  # an unterminated quote
+        "CREATE TABLE t (a int) /* an unterminated comment",
+    ],
+)
+def test_text_that_cannot_be_tokenised_is_unreadable_too(text: str) -> None:
+    with pytest.raises(ValueError, match="cannot parse"):
+        parse_create_tables(text)
+    with pytest.raises(SchemaFilesError, match="shop/t.sql: cannot parse"):
+        desired_schema(schema_files(shop={"t.sql": text}))
+
+
 def schema_files(**keyspaces: dict[str, str]) -> str:
     return json.dumps({name: {"Files": files} for name, files in keyspaces.items()})
 

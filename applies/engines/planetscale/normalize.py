@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 DIALECT = "mysql"
 _T = exp.DataType.Type
@@ -62,12 +62,13 @@ class TableShape:
 
 
 def parse_create_tables(text: str) -> list[TableShape]:
-    """Every CREATE TABLE in ``text``; anything else in it is an error."""
+    """Every CREATE TABLE in ``text``; anything else in it is an error (``ValueError``, also for
+    text sqlglot cannot even tokenise, such as an unterminated quote or comment)."""
     try:
         statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
-    except ParseError as exc:
+        return [_shape(statement) for statement in statements if isinstance(statement, exp.Expr)]
+    except SqlglotError as exc:
         raise ValueError(f"cannot parse: {_first_line(str(exc))}") from None
-    return [_shape(statement) for statement in statements if isinstance(statement, exp.Expr)]
 
 
 def table_shape(create_table: str) -> TableShape:
