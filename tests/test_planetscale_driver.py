@@ -430,3 +430,17 @@ def test_a_schema_file_that_cannot_be_tokenised_fails_the_apply_saying_which() -
 
     assert outcome.then == Then.FAILED and state(apply) == A.FAILED
     assert f"schema file {KEYSPACE}/orders.sql: cannot parse" in outcome.message
+
+
+@pytest.mark.parametrize("dr_state", ["in_progress_cancel", "complete_cancel", "cancelled"])
+def test_a_deploy_request_cancelled_elsewhere_ends_the_apply_cancelled(dr_state: str) -> None:
+    # A PlanetScale cancel is permanent: cancelling or cancelled, the apply ends the same way.
+    apply, lease = started(A.RUNNING)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 3})
+    api = FakeAPI()
+    api.route("GET", "deploy-requests/3", deploy_request_body(3, dr_state, branch="schemabot-x"))
+
+    outcome = step(apply, lease, api)
+
+    assert (outcome.then, outcome.state) == (Then.FINISHED, A.CANCELLED)
+    assert state(apply) == A.CANCELLED

@@ -33,11 +33,13 @@ DR = DeployRequestState
 # A plan PlanetScale refuses this many times is not going to pass: fail it.
 MAX_ERRORED_DEPLOY_REQUESTS = 3
 
-# Deploy-request states that end the drive, and the apply state each ends in.
+# Deploy-request states that end the drive, and the apply state each ends in (as
+# ``types.engine_state`` maps them; a cancel is permanent from its first moment).
 FINAL = {
     DR.COMPLETE: A.COMPLETED,
     DR.NO_CHANGES: A.COMPLETED,
     DR.COMPLETE_REVERT: A.REVERTED,
+    DR.IN_PROGRESS_CANCEL: A.CANCELLED,
     DR.COMPLETE_CANCEL: A.CANCELLED,
     DR.CANCELLED: A.CANCELLED,
     DR.COMPLETE_ERROR: A.FAILED,
