@@ -444,3 +444,36 @@ def test_a_deploy_request_cancelled_elsewhere_ends_the_apply_cancelled(dr_state:
 
     assert (outcome.then, outcome.state) == (Then.FINISHED, A.CANCELLED)
     assert state(apply) == A.CANCELLED
+
+
+def instant(body: dict[str, Any]) -> dict[str, Any]:
+    body["deployment"]["instant_ddl_eligible"] = True
+    return body
+
+
+def test_a_deploy_of_an_instant_eligible_request_records_it_as_instant() -> None:
+    apply, lease = started(A.VALIDATING_DEPLOY_REQUEST)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 3})
+    api = FakeAPI()
+    ready = instant(deploy_request_body(3, "ready", branch="schemabot-x"))
+    api.route("GET", "deploy-requests/3", ready)
+    deployed = deploy_request_body(3, "queued", branch="schemabot-x", deployed_at="2026-01-01")
+    api.route("POST", "deploy-requests/3/deploy", deployed)
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.POLL
+    (deploy,) = api.calls("POST", "deploy-requests/3/deploy")
+    assert api.body(deploy) == {"instant_ddl": True}
+    assert ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata["is_instant"]
+
+
+def test_a_request_that_turns_out_instant_eligible_is_recorded_so_on_the_next_poll() -> None:
+    apply, lease = started(A.RUNNING)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 3})
+    api = FakeAPI()
+    running = deploy_request_body(3, "in_progress", branch="schemabot-x", deployed_at="2026-01-01")
+    api.route("GET", "deploy-requests/3", instant(running))
+
+    assert step(apply, lease, api).then == Then.POLL
+    assert ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata["is_instant"]

@@ -142,14 +142,17 @@ def _deploy(ctx: StepContext, dr: DeployRequest, poll: float) -> Next:
         ctx.move(A.WAITING_FOR_DEPLOY, started=True)
         return poll_after(poll)
     crash_point("deploy", "before")
+    instant = dr.instant_ddl_eligible
     try:
-        dr = ctx.client.deploy(dr.number, instant=dr.instant_ddl_eligible)
+        dr = ctx.client.deploy(dr.number, instant=instant)
     except EngineConflict:
         # Another deploy runs on this database, or ours already went through: ask again on
         # the next step; a deploy is only ever issued for a ready, never-deployed request.
         return poll_after(poll)
     crash_point("deploy", "after")
-    ctx.persist(ctx.metadata.with_deploy_request(dr))
+    deployed = ctx.metadata.with_deploy_request(dr)
+    # Upstream records whether the deploy went instant (``is_instant``) as it deploys.
+    ctx.persist(replace(deployed, is_instant=True) if instant else deployed)
     ctx.writer.log(f"Deploy request #{dr.number} deployed", event=LogEvent.DEPLOY_TRIGGERED)
     if start is not None:
         ctx.writer.complete_request(start.pk)

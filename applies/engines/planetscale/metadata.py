@@ -79,12 +79,15 @@ class PlanetScaleMetadata:
         )
 
     def with_deploy_request(self, dr: DeployRequest) -> PlanetScaleMetadata:
-        """This metadata pointing at ``dr`` (number, URL and deploy time)."""
+        """This metadata pointing at ``dr`` (number, URL and deploy time), and instant once
+        PlanetScale says the request is instant-DDL eligible (upstream refreshes ``is_instant``
+        from the request the same way, and never back)."""
         return replace(
             self,
             deploy_request_id=dr.number,
             deploy_request_url=dr.html_url or self.deploy_request_url,
             deployed_at=dr.deployed_at or self.deployed_at,
+            is_instant=self.is_instant or dr.instant_ddl_eligible,
         )
 
     def without_deploy_request(self, *, errored: bool = False) -> PlanetScaleMetadata:
