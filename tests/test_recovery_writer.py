@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from applies.models import ApplyOperation
+from applies.leases import LeaseLost
+from applies.models import Apply, ApplyLog, ApplyOperation
 from applies.states import ApplyState
-from tests.claim_fixtures import operation_of
+from tests.claim_fixtures import operation_of, reload
+from tests.factories import set_heartbeat_age
 from tests.test_recovery_line import held
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
@@ -32,4 +34,26 @@ def test_resume_state_keeps_the_migration_context_schemabot_wrote(
 
     operation = operation_of(apply)
     assert operation.engine_resume_context == kept
-    assert operation.engine_resume_metadata["deploy_request_id"] == 3
+    assert (operation.engine_resume_metadata or {})["deploy_request_id"] == 3
+
+
+def test_a_timeline_row_is_written_only_while_the_lease_is_held() -> None:
+    apply, writer = held(A.RUNNING)
+    writer.log("Cutover of deploy request #3")
+    Apply.objects.using("schemabot").filter(pk=apply.pk).update(lease_token="someone-else")
+
+    with pytest.raises(LeaseLost):
+        writer.log("Cutover of deploy request #3 (again)")
+
+    messages = (
+        ApplyLog.objects.using("schemabot").filter(apply=apply).values_list("message", flat=True)
+    )
+    assert list(messages) == ["Cutover of deploy request #3"]
+
+
+def test_a_timeline_row_leaves_the_heartbeat_alone() -> None:
+    apply, writer = held(A.RUNNING)
+    set_heartbeat_age(apply, 30)
+    before = reload(apply).updated_at
+    writer.log("noted")
+    assert reload(apply).updated_at == before

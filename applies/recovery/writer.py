@@ -2,8 +2,9 @@
 
 The apply row is written first with ``WHERE lease_token = <ours>``; if that matches nothing the
 lease is lost and the transaction rolls back, so the operation row, tasks and log row of the
-same step are never written without it. Operation and task rows are guarded through their
-parent (SchemaBot's apply-lease guard, upstream pkg/storage/mysqlstore/tasks.go).
+same step are never written without it; a timeline row on its own is guarded the same way.
+Operation and task rows are guarded through their parent (SchemaBot's apply-lease guard,
+upstream pkg/storage/mysqlstore/tasks.go).
 """
 
 from __future__ import annotations
@@ -58,6 +59,21 @@ class DriveWriter:
         *,
         event: LogEvent = LogEvent.INFO,
         level: LogLevel = LogLevel.INFO,
+        **metadata: Any,
+    ) -> None:
+        """One timeline row, written only while the lease is held: the guarded no-op update
+        proves it and keeps the apply row locked until the row is in (``LeaseLost`` else). The
+        heartbeat is left alone: a row in the timeline is not a sign of life."""
+        with db.atomic():
+            guarded_update(self.lease, {}, heartbeat=False)
+            self._log(message, event=event, level=level, **metadata)
+
+    def _log(
+        self,
+        message: str,
+        *,
+        event: LogEvent,
+        level: LogLevel,
         old_state: str | None = None,
         new_state: str | None = None,
         **metadata: Any,
@@ -124,7 +140,7 @@ class DriveWriter:
             )
             if completes_request is not None:
                 self._complete_request(completes_request, None)
-            self.log(
+            self._log(
                 message or f"State changed from {old_state} to {new_state}",
                 event=event,
                 level=LogLevel.ERROR if new_state == ApplyState.FAILED else LogLevel.INFO,
