@@ -112,7 +112,6 @@ def test_deploy_requests_are_listed_open_for_the_branch_and_created_with_options
         ("deploy", "deploy", {"instant_ddl": True}),
         ("apply_deploy", "apply-deploy", None),
         ("cancel", "cancel", None),
-        ("revert", "revert", None),
         ("skip_revert", "skip-revert", None),
     ],
 )

@@ -70,10 +70,6 @@ class Next:
     state: str = ""
     message: str = ""
 
-    @property
-    def ends_drive(self) -> bool:
-        return self.then not in (Then.CONTINUE, Then.POLL)
-
 
 def run_now() -> Next:
     return Next(Then.CONTINUE)

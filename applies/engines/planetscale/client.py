@@ -2,7 +2,8 @@
 
 Branches (get, create), branch passwords (create, delete), branch schema (per keyspace),
 keyspaces and keyspace VSchema (list, get, patch), deploy requests (list, create, get, deploy,
-apply-deploy, cancel, revert, skip-revert). Nothing else: no endpoint only an emulator has.
+apply-deploy, cancel, skip-revert). Nothing else: no endpoint only an emulator has, and none the
+driver does not call (a revert is a person's decision, made on PlanetScale).
 Bound to one database and the apply the calls are made for.
 """
 
@@ -119,9 +120,6 @@ class PlanetScaleClient:
 
     def cancel(self, number: int) -> DeployRequest:
         return self._act(number, "cancel")
-
-    def revert(self, number: int) -> DeployRequest:
-        return self._act(number, "revert")
 
     def skip_revert(self, number: int) -> DeployRequest:
         return self._act(number, "skip-revert")

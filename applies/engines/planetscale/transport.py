@@ -77,10 +77,6 @@ class Transport:
     def close(self) -> None:
         self._http.close()
 
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
-
     def call(
         self,
         method: str,
