@@ -4,6 +4,8 @@ timeline, each written only under the drive's lease."""
 from __future__ import annotations
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from applies.leases import LeaseLost
 from applies.models import Apply, ApplyLog, ApplyOperation
@@ -57,3 +59,22 @@ def test_a_timeline_row_leaves_the_heartbeat_alone() -> None:
     before = reload(apply).updated_at
     writer.log("noted")
     assert reload(apply).updated_at == before
+
+
+def applies_updates(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE applies")]
+
+
+def test_a_transition_writes_the_apply_row_once() -> None:
+    apply, writer = held(A.RUNNING)
+    with CaptureQueriesContext(connections["schemabot"]) as queries:
+        writer.transition(A.RUNNING, A.WAITING_FOR_CUTOVER)
+    assert len(applies_updates(queries)) == 1
+
+    with CaptureQueriesContext(connections["schemabot"]) as queries:
+        writer.transition(A.WAITING_FOR_CUTOVER, A.COMPLETED, started=True)
+    (update,) = applies_updates(queries)
+    assert "started_at = COALESCE(started_at" in update and "completed_at = COALESCE" in update
+    row = reload(apply)
+    assert (row.state, row.lease_token) == (A.COMPLETED, writer.lease.token)
+    assert row.started_at is not None and row.completed_at is not None

@@ -110,20 +110,17 @@ class DriveWriter:
         new_state = line.spelling(new_state)
         now = now_sql(db.vendor())
         terminal = new_state in TERMINAL_APPLY_STATES
+        fields: dict[str, Any] = {"state": new_state}
+        if error is not None:
+            fields["error_message"] = error
+        stamps: dict[str, str] = {}
+        if started:
+            stamps["started_at"] = f"COALESCE(started_at, {now})"
+        if terminal and new_state not in _COMPLETED_AT_NULL:
+            stamps["completed_at"] = f"COALESCE(completed_at, {now})"
+        extra = "".join(f", {column} = {sql}" for column, sql in stamps.items())
         with db.atomic():
-            fields: dict[str, Any] = {"state": new_state}
-            if error is not None:
-                fields["error_message"] = error
-            guarded_update(self.lease, fields)
-            extra = ""
-            if started:
-                extra += f", started_at = COALESCE(started_at, {now})"
-            if terminal and new_state not in _COMPLETED_AT_NULL:
-                extra += f", completed_at = COALESCE(completed_at, {now})"
-            db.execute(
-                f"UPDATE applies SET updated_at = updated_at{extra} WHERE id = %s",
-                [self.lease.row_id],
-            )
+            guarded_update(self.lease, fields, expressions=stamps)
             if self.operation_id is not None:
                 self._guarded_children(
                     "apply_operations",
