@@ -3,8 +3,9 @@
 A driver is a *step function*: given an apply's persisted state (re-read from the database on
 every call), it performs exactly one engine step or one poll, persists what it learned under
 the drive's lease, and says what should happen next (``Next``). Whatever runs the steps (the
-foreground loop of ``manage.py recover`` today, a scheduler tomorrow) only follows that answer,
-so a crash anywhere is just the next step running again from persisted state.
+drive loops, or a foreground runner such as ``manage.py recover``: ``applies.drives``) only
+follows that answer, so a crash anywhere is just the next step running again from persisted
+state.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ class PlanetScaleMetadata:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON SchemaBot writes: a DR number of 0 means none, empty values are omitted."""
+        """The JSON SchemaBot reads: a DR number of 0 means none; the URL and the deploy time
+        are left out when empty; both flags are always written (a missing one reads false)."""
         value: dict[str, Any] = dict(self.extra)
         value.update(
             branch_name=self.branch_name,
