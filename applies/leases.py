@@ -11,7 +11,7 @@ setting it to the database's ``NOW()``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -59,13 +59,21 @@ def check_lease(lease: Lease) -> None:
         raise LeaseLost(lease)
 
 
-def guarded_update(lease: Lease, assignments: dict[str, Any], *, heartbeat: bool = True) -> None:
+def guarded_update(
+    lease: Lease,
+    assignments: dict[str, Any],
+    *,
+    heartbeat: bool = True,
+    expressions: Mapping[str, str] | None = None,
+) -> None:
     """``UPDATE <table> SET … WHERE id = ? AND lease_token = ?``, or ``LeaseLost``.
 
     ``heartbeat`` sets ``updated_at = NOW()`` with the write (what a driver's writes do);
-    ``False`` pins it, so the write cannot make a row look alive.
+    ``False`` pins it, so the write cannot make a row look alive. ``expressions`` are columns
+    set to SQL of our own (``COALESCE(started_at, NOW())``), never to input.
     """
     columns = [f"{column} = %s" for column in assignments]
+    columns += [f"{column} = {sql}" for column, sql in (expressions or {}).items()]
     now = now_sql(db.vendor())
     columns.append(f"updated_at = {now}" if heartbeat else "updated_at = updated_at")
     sql = f"UPDATE {lease.table} SET {', '.join(columns)} WHERE id = %s AND lease_token = %s"

@@ -66,10 +66,11 @@ def deploy_request_body(
 @dataclass
 class FakeAPI:
     """Routes ``(METHOD, path after the database)`` to scripted replies, consumed in order
-    (the last one repeats); records every request."""
+    (the last one repeats); records every request. Anything else is answered ``unrouted``."""
 
     routes: dict[tuple[str, str], list[Reply]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
+    unrouted: int = 404
 
     def route(self, method: str, path: str, *replies: Reply | dict[str, Any] | int) -> None:
         self.routes[(method, path)] = [_reply(r) for r in replies]
@@ -79,7 +80,8 @@ class FakeAPI:
         path = PREFIX.sub("", request.url.path)
         replies = self.routes.get((request.method, path))
         if not replies:
-            return httpx.Response(404, json={"code": "not_found", "message": "Not Found"})
+            reason = httpx.codes.get_reason_phrase(self.unrouted)
+            return httpx.Response(self.unrouted, json={"code": "unrouted", "message": reason})
         reply = replies.pop(0) if len(replies) > 1 else replies[0]
         return reply(request) if callable(reply) else reply
 

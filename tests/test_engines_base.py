@@ -13,6 +13,7 @@ from applies.engines import Drivers, driven_engines, drives_engine, not_driven_r
 from applies.engines.base import CorruptResumeState, EngineConflict, EngineNotFound, EngineRejected
 from applies.engines.config import env_engines, env_float, env_http_url
 from applies.engines.planetscale.metadata import PlanetScaleMetadata
+from applies.engines.planetscale.transport import Transport
 from applies.engines.planetscale.types import (
     DeployRequest,
     DeployRequestState,
@@ -44,9 +45,9 @@ DR = DeployRequestState
         (DR.ERROR, ApplyState.FAILED),
         (DR.FAILED, ApplyState.FAILED),
         (DR.COMPLETE_REVERT_ERROR, ApplyState.FAILED),
-        (DR.IN_PROGRESS_CANCEL, ApplyState.STOPPED),
-        (DR.COMPLETE_CANCEL, ApplyState.STOPPED),
-        (DR.CANCELLED, ApplyState.STOPPED),
+        (DR.IN_PROGRESS_CANCEL, ApplyState.CANCELLED),
+        (DR.COMPLETE_CANCEL, ApplyState.CANCELLED),
+        (DR.CANCELLED, ApplyState.CANCELLED),
         (DR.IN_PROGRESS_REVERT, ApplyState.REVERTING),
         (DR.IN_PROGRESS_REVERT_VSCHEMA, ApplyState.REVERTING),
         (DR.COMPLETE_REVERT, ApplyState.REVERTED),
@@ -247,6 +248,10 @@ def test_engine_settings_fail_loudly_on_bad_values() -> None:
         env_http_url({"U": "ftp://example.com"}, "U", "")
 
 
+def closed(transport: Transport) -> bool:
+    return transport._http.is_closed
+
+
 def test_the_seam_says_which_engines_are_driven_and_by_which_driver(settings: Settings) -> None:
     settings.TERNADMIN_ENGINES = ["planetscale"]
     assert driven_engines() == ("planetscale",)
@@ -260,8 +265,8 @@ def test_the_seam_says_which_engines_are_driven_and_by_which_driver(settings: Se
         assert isinstance(second, PlanetScaleDriver) and second.apply_id == 8
         assert first.transport is second.transport  # one connection pool per runner
         first.close()
-        assert not first.transport.closed  # the factory's, not the driver's, to close
-    assert first.transport.closed
+        assert not closed(first.transport)  # the factory's, not the driver's, to close
+    assert closed(first.transport)
     settings.TERNADMIN_ENGINES = []
     assert not_driven_reason("planetscale") == (
         "ternadmin does not drive planetscale (not in TERNADMIN_ENGINES)"

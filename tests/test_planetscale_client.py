@@ -13,6 +13,7 @@ import pytest
 from pytest_django import Settings
 
 from applies.engines.base import (
+    EngineAccessDenied,
     EngineConflict,
     EngineError,
     EngineNotFound,
@@ -92,7 +93,10 @@ def test_deploy_requests_are_listed_open_for_the_branch_and_created_with_options
     assert [dr.number for dr in ps.open_deploy_requests("feature")] == [3]
     (listing,) = api.calls("GET", "deploy-requests")
     assert dict(listing.url.params) == {"state": "open", "branch": "feature", "into_branch": "main"}
-    assert ps.create_deploy_request("feature", auto_cutover=False).state == "pending"
+    assert (
+        ps.create_deploy_request("feature", auto_cutover=False, auto_delete_branch=True).state
+        == "pending"
+    )
     (post,) = api.calls("POST", "deploy-requests")
     assert api.body(post) == {
         "branch": "feature",
@@ -108,7 +112,6 @@ def test_deploy_requests_are_listed_open_for_the_branch_and_created_with_options
         ("deploy", "deploy", {"instant_ddl": True}),
         ("apply_deploy", "apply-deploy", None),
         ("cancel", "cancel", None),
-        ("revert", "revert", None),
         ("skip_revert", "skip-revert", None),
     ],
 )
@@ -189,7 +192,7 @@ def test_creating_posts_are_never_retried_blindly() -> None:
     api = FakeAPI()
     api.route("POST", "deploy-requests", 503)
     with pytest.raises(EngineUnavailable):
-        client(api).create_deploy_request("feature", auto_cutover=True)
+        client(api).create_deploy_request("feature", auto_cutover=True, auto_delete_branch=True)
     assert len(api.requests) == 1
 
 
@@ -218,6 +221,16 @@ def test_4xx_are_rejections_with_the_apis_message_and_not_retried() -> None:
         ps.get_deploy_request(404)
     assert missing.value.status == 404
     assert sleep.delays == []
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_token_is_ternadmins_access_not_a_rejection_of_the_apply(status: int) -> None:
+    api = FakeAPI(unrouted=status)
+    sleep = Recorder()
+    with pytest.raises(EngineAccessDenied, match=str(status)) as caught:
+        client(api, sleep).get_branch("a")
+    assert not isinstance(caught.value, EngineRejected)
+    assert sleep.delays == [] and len(api.requests) == 1  # the drive retries, not the call
 
 
 def test_an_unexpected_answer_is_an_engine_error() -> None:

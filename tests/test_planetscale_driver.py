@@ -296,6 +296,7 @@ def test_a_first_step_persists_the_branch_name_before_any_engine_call() -> None:
     metadata = ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata
     assert metadata["branch_name"].startswith("schemabot-shop-")
     api.route("GET", f"branches/{metadata['branch_name']}", 404)
+    api.route("GET", "branches/main", branch_body("main"))  # the database answers
     api.route("POST", "branches", branch_body(metadata["branch_name"], ready=False))
     assert step(apply, lease, api).then == Then.POLL  # created, not ready yet
     assert len(api.calls("POST", "branches")) == 1
@@ -355,3 +356,124 @@ def test_a_reclaimed_apply_waits_for_its_branch_again_however_long_ago_it_entere
 
     assert outcome.then == Then.POLL
     assert state(apply) == A.PREPARING_BRANCH
+
+
+@pytest.mark.parametrize("apply_state", [A.RUNNING, A.PREPARING_BRANCH])
+def test_an_apply_without_an_operation_row_is_handed_back_before_any_engine_call(
+    apply_state: str,
+) -> None:
+    # Its resume state could not be kept anywhere: driving it would repeat every step for
+    # ever (upstream refuses too: its grouped resume needs the operation row).
+    apply, lease = claimed(state=apply_state)
+    ApplyOperation.objects.using(DB).filter(apply=apply).delete()
+    logs = ApplyLog.objects.using(DB).filter(apply=apply).count()
+    api = FakeAPI()
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.HANDED_BACK and "no apply_operations row" in outcome.message
+    assert api.requests == [] and state(apply) == apply_state
+    assert ApplyLog.objects.using(DB).filter(apply=apply).count() == logs
+
+
+@pytest.mark.parametrize("persisted", [False, True])
+def test_the_main_branch_is_never_used_as_the_apply_branch(persisted: bool) -> None:
+    apply, lease = claimed(options={"branch": "main"})
+    if persisted:
+        with_metadata(apply, {"branch_name": "main", "deploy_request_id": 0})
+    api = FakeAPI()
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.FAILED and "cannot reuse the main branch" in outcome.message
+    assert api.requests == [] and state(apply) == A.FAILED
+
+
+@pytest.mark.parametrize(("option", "auto_delete"), [("", True), ("feature-x", False)])
+def test_a_branch_the_user_chose_is_not_deleted_with_the_deploy_request(
+    option: str, auto_delete: bool
+) -> None:
+    # Upstream's fresh apply asks PlanetScale to delete only a branch it created itself.
+    apply, lease = started(A.CREATING_DEPLOY_REQUEST)
+    Apply.objects.using(DB).filter(pk=apply.pk).update(options={"branch": option})
+    with_metadata(apply, {"branch_name": option or "schemabot-x", "deploy_request_id": 0})
+    name = option or "schemabot-x"
+    api = FakeAPI()
+    api.route("GET", f"branches/{name}", branch_body(name))
+    api.route("GET", "deploy-requests", {"data": []})
+    api.route("POST", "deploy-requests", deploy_request_body(5, "pending", branch=name))
+
+    outcome = step(Apply.objects.using(DB).get(pk=apply.pk), lease, api)
+
+    assert outcome.then == Then.CONTINUE
+    (create,) = api.calls("POST", "deploy-requests")
+    assert api.body(create)["auto_delete_branch"] is auto_delete
+
+
+def test_a_schema_file_that_cannot_be_tokenised_fails_the_apply_saying_which() -> None:
+    # It used to escape as a bare step error: the apply went stale, was reclaimed and failed
+    # the same way for ever.
+    plan = FreshPlan(
+        before={KEYSPACE: {}},
+        files={KEYSPACE: {"orders.sql": "CREATE TABLE orders (note varchar(3) DEFAULT 'x)"}},
+        tasks=(),
+    )
+    apply, lease = started(A.APPLYING_BRANCH_CHANGES)
+    Apply.objects.using(DB).filter(pk=apply.pk).update(
+        plan_id=create_fresh_apply("planetscale", plan).plan_id
+    )
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 0})
+    api = FakeAPI()
+    api.route("GET", "branches/schemabot-x", branch_body("schemabot-x"))
+
+    outcome = step(Apply.objects.using(DB).get(pk=apply.pk), lease, api)
+
+    assert outcome.then == Then.FAILED and state(apply) == A.FAILED
+    assert f"schema file {KEYSPACE}/orders.sql: cannot parse" in outcome.message
+
+
+@pytest.mark.parametrize("dr_state", ["in_progress_cancel", "complete_cancel", "cancelled"])
+def test_a_deploy_request_cancelled_elsewhere_ends_the_apply_cancelled(dr_state: str) -> None:
+    # A PlanetScale cancel is permanent: cancelling or cancelled, the apply ends the same way.
+    apply, lease = started(A.RUNNING)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 3})
+    api = FakeAPI()
+    api.route("GET", "deploy-requests/3", deploy_request_body(3, dr_state, branch="schemabot-x"))
+
+    outcome = step(apply, lease, api)
+
+    assert (outcome.then, outcome.state) == (Then.FINISHED, A.CANCELLED)
+    assert state(apply) == A.CANCELLED
+
+
+def instant(body: dict[str, Any]) -> dict[str, Any]:
+    body["deployment"]["instant_ddl_eligible"] = True
+    return body
+
+
+def test_a_deploy_of_an_instant_eligible_request_records_it_as_instant() -> None:
+    apply, lease = started(A.VALIDATING_DEPLOY_REQUEST)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 3})
+    api = FakeAPI()
+    ready = instant(deploy_request_body(3, "ready", branch="schemabot-x"))
+    api.route("GET", "deploy-requests/3", ready)
+    deployed = deploy_request_body(3, "queued", branch="schemabot-x", deployed_at="2026-01-01")
+    api.route("POST", "deploy-requests/3/deploy", deployed)
+
+    outcome = step(apply, lease, api)
+
+    assert outcome.then == Then.POLL
+    (deploy,) = api.calls("POST", "deploy-requests/3/deploy")
+    assert api.body(deploy) == {"instant_ddl": True}
+    assert ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata["is_instant"]
+
+
+def test_a_request_that_turns_out_instant_eligible_is_recorded_so_on_the_next_poll() -> None:
+    apply, lease = started(A.RUNNING)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 3})
+    api = FakeAPI()
+    running = deploy_request_body(3, "in_progress", branch="schemabot-x", deployed_at="2026-01-01")
+    api.route("GET", "deploy-requests/3", instant(running))
+
+    assert step(apply, lease, api).then == Then.POLL
+    assert ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata["is_instant"]

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from applies.engines.planetscale.diff import diff_keyspace, same_vschema
-from applies.engines.planetscale.normalize import parse_create_tables, table_shape
+from applies.engines.planetscale.normalize import matches, parse_create_tables, table_shape
 from applies.engines.planetscale.schema_files import SchemaFilesError, desired_schema
 from applies.engines.planetscale.types import SchemaTable
 
@@ -94,6 +94,95 @@ def test_a_real_change_reads_as_another_shape(changed: str, why: str) -> None:
     assert table_shape(other) != table_shape(MYSQL8), why
 
 
+NOTE = "`note` varchar(64) DEFAULT NULL"
+
+
+@pytest.mark.parametrize(
+    ("desired", "present", "at_desired"),
+    [
+        # Nothing stated: whatever the server chose holds.
+        (HAND_WRITTEN, MYSQL8, True),
+        (HAND_WRITTEN, MARIADB, True),
+        # A column collation: printed by the server only when not the table's.
+        (HAND_WRITTEN.replace("VARCHAR(64)", "VARCHAR(64) COLLATE utf8mb4_bin"), MYSQL8, False),
+        (
+            HAND_WRITTEN.replace("VARCHAR(64)", "VARCHAR(64) COLLATE utf8mb4_bin"),
+            MYSQL8.replace(NOTE, "`note` varchar(64) COLLATE utf8mb4_bin DEFAULT NULL"),
+            True,
+        ),
+        (
+            HAND_WRITTEN.replace("VARCHAR(64)", "VARCHAR(64) COLLATE utf8mb4_0900_ai_ci"),
+            MYSQL8,
+            True,
+        ),
+        (HAND_WRITTEN.replace("VARCHAR(64)", "VARCHAR(64) CHARACTER SET latin1"), MYSQL8, False),
+        (
+            HAND_WRITTEN.replace("VARCHAR(64)", "VARCHAR(64) CHARSET utf8"),
+            MYSQL8.replace(NOTE, "`note` varchar(64) CHARACTER SET utf8mb3 DEFAULT NULL"),
+            True,
+        ),
+        (HAND_WRITTEN.replace("VARCHAR(64)", "VARCHAR(64) COMMENT 'why'"), MYSQL8, False),
+        # Table options.
+        (HAND_WRITTEN.replace("innodb;", "innodb DEFAULT CHARSET=latin1;"), MYSQL8, False),
+        (HAND_WRITTEN.replace("innodb;", "innodb CHARSET utf8mb4;"), MYSQL8, True),
+        (HAND_WRITTEN.replace("innodb;", "innodb COLLATE=utf8mb4_unicode_ci;"), MYSQL8, False),
+        (HAND_WRITTEN.replace("innodb;", "innodb COLLATE=utf8mb4_0900_ai_ci;"), MYSQL8, True),
+        (  # a default collation the server did not print cannot be told apart
+            HAND_WRITTEN.replace("innodb;", "innodb COLLATE=utf8mb4_unicode_ci;"),
+            MYSQL8.replace(" COLLATE=utf8mb4_0900_ai_ci", ""),
+            True,
+        ),
+        (HAND_WRITTEN.replace("innodb;", "innodb ROW_FORMAT=COMPRESSED;"), MYSQL8, False),
+        (
+            HAND_WRITTEN.replace("innodb;", "innodb ROW_FORMAT=COMPRESSED;"),
+            MYSQL8 + " ROW_FORMAT=COMPRESSED",
+            True,
+        ),
+        (HAND_WRITTEN.replace("innodb;", "innodb ROW_FORMAT=DEFAULT;"), MYSQL8, True),
+        (HAND_WRITTEN.replace("innodb;", "innodb AUTO_INCREMENT=7;"), MYSQL8, True),
+        (HAND_WRITTEN.replace("innodb;", "innodb COMMENT='orders';"), MYSQL8, False),
+    ],
+)
+def test_what_the_desired_table_states_beyond_its_shape_must_hold(
+    desired: str, present: str, at_desired: bool
+) -> None:
+    assert table_shape(desired) == table_shape(present)  # the same shape either way
+    assert matches(table_shape(desired), table_shape(present)) is at_desired
+
+
+def test_a_plan_that_only_changes_a_collation_is_not_done_before_the_collation_is() -> None:
+    wanted = HAND_WRITTEN.replace("VARCHAR(64)", "VARCHAR(64) COLLATE utf8mb4_bin")
+    desired = desired_schema(schema_files(shop={"orders.sql": wanted})).keyspaces["shop"]
+    assert diff_keyspace(desired, [SchemaTable("orders", MYSQL8)], None).tables == ("orders",)
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(databases=["default", "schemabot"])
+def test_mariadbs_own_show_create_table_holds_what_was_stated() -> None:
+    from django.db import connections
+
+    from tests.helpers import schema_snapshot, scratch_database
+
+    stated = """CREATE TABLE t (
+      id int NOT NULL PRIMARY KEY,
+      a varchar(9) COLLATE utf8mb4_bin COMMENT 'kept',
+      b varchar(9) CHARACTER SET latin1,
+      c varchar(9) COLLATE utf8mb4_unicode_ci
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC
+      COMMENT='t'"""
+    plain = "CREATE TABLE t (id int NOT NULL PRIMARY KEY, a varchar(9), b varchar(9), c varchar(9))"
+    prefix = connections["schemabot"].settings_dict["NAME"][:40]
+    with scratch_database(f"{prefix}_stated") as connection:
+        connection.cursor().execute(stated)
+        (shown,) = schema_snapshot(connection).values()
+    with scratch_database(f"{prefix}_plain") as connection:
+        connection.cursor().execute(plain)
+        (shown_plain,) = schema_snapshot(connection).values()
+    assert matches(table_shape(stated), table_shape(shown))
+    assert not matches(table_shape(stated), table_shape(shown_plain))
+    assert matches(table_shape(plain), table_shape(shown))
+
+
 def test_indexes_compare_by_name_kind_and_columns_in_any_order() -> None:
     reordered = MYSQL8.replace(
         "UNIQUE KEY `uk` (`flag`,`note`),\n  KEY `idx_note` (`note`)",
@@ -120,6 +209,20 @@ def test_a_schema_file_must_hold_create_table_statements() -> None:
         parse_create_tables("ALTER TABLE a ADD COLUMN y int")
     with pytest.raises(ValueError, match="cannot parse"):
         parse_create_tables("CREATE TABLE (((")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CREATE TABLE t (a varchar(3) DEFAULT 'x)",  # an unterminated quote
+        "CREATE TABLE t (a int) /* an unterminated comment",
+    ],
+)
+def test_text_that_cannot_be_tokenised_is_unreadable_too(text: str) -> None:
+    with pytest.raises(ValueError, match="cannot parse"):
+        parse_create_tables(text)
+    with pytest.raises(SchemaFilesError, match="shop/t.sql: cannot parse"):
+        desired_schema(schema_files(shop={"t.sql": text}))
 
 
 def schema_files(**keyspaces: dict[str, str]) -> str:

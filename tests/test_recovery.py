@@ -377,7 +377,7 @@ def test_a_deploy_request_number_of_another_branch_is_never_followed(emulator: i
     deadline = time.time() + 30
     while not client.get_branch(neighbour).ready and time.time() < deadline:
         time.sleep(0.1)
-    theirs = client.create_deploy_request(neighbour, auto_cutover=True)
+    theirs = client.create_deploy_request(neighbour, auto_cutover=True, auto_delete_branch=True)
     transport.close()
     # Resume state names the neighbour's request number (a bad edit, a restored backup).
     crashed = recover(apply.pk, emulator, TERNADMIN_CRASH_AT="create_deploy_request:before")

@@ -3,8 +3,9 @@
 A driver is a *step function*: given an apply's persisted state (re-read from the database on
 every call), it performs exactly one engine step or one poll, persists what it learned under
 the drive's lease, and says what should happen next (``Next``). Whatever runs the steps (the
-foreground loop of ``manage.py recover`` today, a scheduler tomorrow) only follows that answer,
-so a crash anywhere is just the next step running again from persisted state.
+drive loops, or a foreground runner such as ``manage.py recover``: ``applies.drives``) only
+follows that answer, so a crash anywhere is just the next step running again from persisted
+state.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ class EngineError(Exception):
 
 class EngineUnavailable(EngineError):
     """Transient: 5xx, 429 or a transport error that outlasted the retries. Try again later."""
+
+
+class EngineAccessDenied(EngineError):
+    """401/403, or a 404 for the database itself: ternadmin's own credentials or organization
+    do not reach it. Not the apply's fault, so never a reason to fail it or to forget what was
+    persisted: the step is handed back and tried again."""
 
 
 class EngineRejected(EngineError):
@@ -63,10 +70,6 @@ class Next:
     delay: float = 0.0
     state: str = ""
     message: str = ""
-
-    @property
-    def ends_drive(self) -> bool:
-        return self.then not in (Then.CONTINUE, Then.POLL)
 
 
 def run_now() -> Next:

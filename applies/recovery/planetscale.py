@@ -9,7 +9,9 @@ A runner repeats steps until one ends the drive; the step never waits itself.
 Errors end the step in one of three ways: a lost lease writes nothing more; a rejection that
 cannot pass (the engine's 4xx, a DDL error, unreadable schema files, a plan that disagrees with
 its schema files) fails the apply, as upstream's permanent errors do; anything transient leaves
-the apply as it is, claimable again once its heartbeat is stale.
+the apply as it is, claimable again once its heartbeat is stale. ternadmin's own access failing
+(a token refused, a database whose main branch reads as not found) is handed back like a
+transient error: a misconfigured ternadmin never ends an apply.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.conf import settings
 
 from applies.engines.base import (
     EngineError,
+    EngineNotFound,
     EngineRejected,
     Next,
     failed,
@@ -31,6 +34,7 @@ from applies.engines.planetscale.client import PlanetScaleClient
 from applies.engines.planetscale.config import PlanetScaleConfig
 from applies.engines.planetscale.schema_files import SchemaFilesError
 from applies.engines.planetscale.transport import Transport
+from applies.engines.planetscale.types import MAIN_BRANCH
 from applies.leases import Lease, LeaseLost
 from applies.recovery import ps_branch, ps_deploy
 from applies.recovery.ps_stop import honour_stop
@@ -90,18 +94,33 @@ class PlanetScaleDriver:
             return self._step(ctx)
         except LeaseLost as exc:
             return lease_lost(str(exc))
+        except EngineNotFound as exc:
+            return _not_found(ctx, exc)
         except (DriveFailed, EngineRejected, SchemaFilesError) as exc:
             return _fail(ctx, str(exc))
         except EngineError as exc:
-            logger.warning("apply %s: engine: %s", self.apply_id, exc)
-            return handed_back(f"engine: {exc}")
+            return _hand_back(self.apply_id, exc)
 
     def _step(self, ctx: StepContext) -> Next:
-        if ctx.snap.plan is None:
-            raise DriveFailed("plan not found during recovery")
+        # A pending stop comes first, before the plan is looked at, as upstream's resume
+        # handles it (docs/schemabot.md, "Resume").
         stopped = honour_stop(ctx)
         if stopped is not None:
             return stopped
+        if ctx.snap.plan is None:
+            raise DriveFailed("plan not found during recovery")
+        if ctx.snap.operation is None:
+            # Nowhere to keep resume state: every step would start over with new engine calls.
+            # Upstream's resume refuses such an apply too and leaves it as it is
+            # (docs/schemabot.md, "Resume"); the drive's timeline says why it gives up.
+            return handed_back(
+                "the apply has no apply_operations row to keep its resume state on; "
+                "it is not driven"
+            )
+        if ctx.branch == MAIN_BRANCH:
+            # A change reaches production through a deploy request, never as DDL on the main
+            # branch itself: upstream refuses the option outright (pkg/engine/planetscale/apply.go).
+            raise DriveFailed(f"cannot reuse the {MAIN_BRANCH} branch: use a development branch")
         if ctx.snap.metadata is None:
             return ps_branch.start(ctx)
         if ctx.snap.metadata.deploy_request_id is None:
@@ -115,6 +134,23 @@ def _cancel_to_deliver(snap: Snapshot) -> bool:
     return (
         snap.apply.state == ApplyState.STOPPED and snap.pending(ControlOperation.CANCEL) is not None
     )
+
+
+def _hand_back(apply_id: int, exc: EngineError) -> Next:
+    logger.warning("apply %s: engine: %s", apply_id, exc)
+    return handed_back(f"engine: {exc}")
+
+
+def _not_found(ctx: StepContext, exc: EngineNotFound) -> Next:
+    """A 404 fails the apply only when the database itself answers; otherwise it says that
+    ternadmin's organization or token does not reach it, which is no reason to end the apply."""
+    try:
+        ctx.confirm_database()
+    except LeaseLost as lost:
+        return lease_lost(str(lost))
+    except EngineError as access:
+        return _hand_back(ctx.snap.apply.pk, access)
+    return _fail(ctx, str(exc))
 
 
 def _fail(ctx: StepContext, message: str) -> Next:

@@ -42,7 +42,7 @@ _AFTER_BRANCH_READY = (
 def start(ctx: StepContext) -> Next:
     """No resume state: a first dispatch persists the branch name before touching the engine;
     a started apply rebuilds it."""
-    if ctx.snap.apply.started_at is None and not ctx.snap.metadata_problem:
+    if ctx.snap.never_started:
         ctx.persist(PlanetScaleMetadata(branch_name=ctx.branch))
         ctx.move(A.PREPARING_BRANCH, started=True)
         return run_now()
@@ -56,9 +56,8 @@ def start(ctx: StepContext) -> Next:
 def _rediscover(ctx: StepContext) -> Next:
     why = f"corrupt ({ctx.snap.metadata_problem})" if ctx.snap.metadata_problem else "missing"
     branch = ctx.branch
-    open_requests = ctx.client.open_deploy_requests(branch)
-    if open_requests:
-        dr = min(open_requests, key=lambda found: found.number)
+    dr = _existing_deploy_request(ctx, branch)
+    if dr is not None:
         ctx.persist(PlanetScaleMetadata(branch_name=branch).with_deploy_request(dr))
         ctx.log(f"Resume state was {why}; found deploy request #{dr.number} of branch {branch}")
         return run_now()
@@ -87,6 +86,7 @@ def branch_step(ctx: StepContext) -> Next:
     try:
         branch = ctx.client.get_branch(ctx.branch)
     except EngineNotFound:
+        ctx.confirm_database()
         ctx.log(f"Branch {ctx.branch} no longer exists; creating it again", warn=True)
         ctx.move(A.PREPARING_BRANCH)
         return run_now()
@@ -114,10 +114,13 @@ def _prepare_branch(ctx: StepContext) -> Next:
     try:
         branch = ctx.client.get_branch(ctx.branch)
     except EngineNotFound:
+        ctx.confirm_database()
         try:
             branch = ctx.client.create_branch(ctx.branch)
         except EngineConflict:  # a lost answer of our own create, or a racing driver
             branch = ctx.client.get_branch(ctx.branch)
+        except EngineNotFound as exc:  # the token may read the database but not branch it
+            return handed_back(f"creating branch {ctx.branch}: {exc}")
     crash_point("create_branch", "after")
     if not branch.ready:
         return _wait_for_branch(ctx)
@@ -167,14 +170,25 @@ def _open_deploy_request(ctx: StepContext) -> Next:
 def _find_or_create_deploy_request(ctx: StepContext) -> DeployRequest:
     # Looking first closes upstream's window: a crash after the create but before the number
     # was persisted finds the request instead of opening a second one.
-    found = ctx.client.open_deploy_requests(ctx.branch)
-    if found:
-        return min(found, key=lambda dr: dr.number)
+    found = _existing_deploy_request(ctx, ctx.branch)
+    if found is not None:
+        return found
     auto_cutover = not ctx.snap.option("defer_cutover")
+    # Only a branch SchemaBot named goes with its deploy request; one the user chose is kept,
+    # as upstream's fresh apply does (pkg/engine/planetscale/apply.go, ``autoDeleteBranch``).
+    auto_delete = not ctx.snap.option("branch")
     try:
-        return ctx.client.create_deploy_request(ctx.branch, auto_cutover=auto_cutover)
+        return ctx.client.create_deploy_request(
+            ctx.branch, auto_cutover=auto_cutover, auto_delete_branch=auto_delete
+        )
     except EngineRejected as exc:
-        found = ctx.client.open_deploy_requests(ctx.branch)  # a lost answer of our create
-        if found:
-            return min(found, key=lambda dr: dr.number)
+        found = _existing_deploy_request(ctx, ctx.branch)  # a lost answer of our create
+        if found is not None:
+            return found
         raise exc from None
+
+
+def _existing_deploy_request(ctx: StepContext, branch: str) -> DeployRequest | None:
+    """The branch's open deploy request; the first one opened when there are several."""
+    found = ctx.client.open_deploy_requests(branch)
+    return min(found, key=lambda dr: dr.number) if found else None

@@ -33,11 +33,13 @@ DR = DeployRequestState
 # A plan PlanetScale refuses this many times is not going to pass: fail it.
 MAX_ERRORED_DEPLOY_REQUESTS = 3
 
-# Deploy-request states that end the drive, and the apply state each ends in.
+# Deploy-request states that end the drive, and the apply state each ends in (as
+# ``types.engine_state`` maps them; a cancel is permanent from its first moment).
 FINAL = {
     DR.COMPLETE: A.COMPLETED,
     DR.NO_CHANGES: A.COMPLETED,
     DR.COMPLETE_REVERT: A.REVERTED,
+    DR.IN_PROGRESS_CANCEL: A.CANCELLED,
     DR.COMPLETE_CANCEL: A.CANCELLED,
     DR.CANCELLED: A.CANCELLED,
     DR.COMPLETE_ERROR: A.FAILED,
@@ -73,13 +75,15 @@ def deploy_request_step(ctx: StepContext, poll: float) -> Next:
 def _read(ctx: StepContext, number: int) -> DeployRequest | None:
     """The persisted deploy request, or None after forgetting one that is not this apply's.
 
-    A number the engine does not know (404) is dropped, as SchemaBot does; so is one that
-    belongs to another branch (numbers are per database, so a stale or mistyped number can name
-    a neighbour's request, and following it would act on someone else's deploy).
+    A number the engine does not know (404) is dropped, as SchemaBot does, once the database
+    is seen to answer (otherwise the 404 is ternadmin's access, not the request); so is one
+    that belongs to another branch (numbers are per database, so a stale or mistyped number can
+    name a neighbour's request, and following it would act on someone else's deploy).
     """
     try:
         dr = ctx.client.get_deploy_request(number)
     except EngineNotFound:
+        ctx.confirm_database()
         why = "is unknown to the engine"
     else:
         if dr.branch == ctx.branch:
@@ -138,14 +142,17 @@ def _deploy(ctx: StepContext, dr: DeployRequest, poll: float) -> Next:
         ctx.move(A.WAITING_FOR_DEPLOY, started=True)
         return poll_after(poll)
     crash_point("deploy", "before")
+    instant = dr.instant_ddl_eligible
     try:
-        dr = ctx.client.deploy(dr.number, instant=dr.instant_ddl_eligible)
+        dr = ctx.client.deploy(dr.number, instant=instant)
     except EngineConflict:
         # Another deploy runs on this database, or ours already went through: ask again on
         # the next step; a deploy is only ever issued for a ready, never-deployed request.
         return poll_after(poll)
     crash_point("deploy", "after")
-    ctx.persist(ctx.metadata.with_deploy_request(dr))
+    deployed = ctx.metadata.with_deploy_request(dr)
+    # Upstream records whether the deploy went instant (``is_instant``) as it deploys.
+    ctx.persist(replace(deployed, is_instant=True) if instant else deployed)
     ctx.writer.log(f"Deploy request #{dr.number} deployed", event=LogEvent.DEPLOY_TRIGGERED)
     if start is not None:
         ctx.writer.complete_request(start.pk)

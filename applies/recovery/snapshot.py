@@ -40,13 +40,28 @@ class Snapshot:
         return bool(self.options.get(name))
 
     @property
+    def never_started(self) -> bool:
+        """No resume state because none was ever written: a first dispatch, which has created
+        nothing yet (as opposed to resume state lost or unreadable on a started apply)."""
+        return self.metadata is None and self.apply.started_at is None and not self.metadata_problem
+
+    @property
     def branch(self) -> str:
-        """The branch this apply works on: persisted, else the option, else SchemaBot's name."""
+        """The branch this apply works on (a step past the plan check always has one)."""
+        name = self.named_branch
+        assert name is not None
+        return name
+
+    @property
+    def named_branch(self) -> str | None:
+        """The branch: persisted, else the option, else SchemaBot's name for the plan; None
+        when none of them is known (no resume state, no option, no plan)."""
         if self.metadata is not None:
             return self.metadata.branch_name
         chosen = str(self.options.get("branch") or "")
-        plan_identifier = self.plan.plan_identifier if self.plan else self.apply.apply_identifier
-        return chosen or deterministic_branch_name(self.apply.database_name, plan_identifier)
+        if chosen or self.plan is None:
+            return chosen or None
+        return deterministic_branch_name(self.apply.database_name, self.plan.plan_identifier)
 
     def pending(self, operation: ControlOperation) -> ApplyControlRequest | None:
         return self.requests.get(operation.value)

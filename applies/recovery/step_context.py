@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from applies.dbclock import SecondsAgo
+from applies.engines.base import EngineAccessDenied, EngineNotFound
 from applies.engines.planetscale.branch_changes import BranchWriter
 from applies.engines.planetscale.client import PlanetScaleClient
 from applies.engines.planetscale.config import PlanetScaleConfig
 from applies.engines.planetscale.metadata import PlanetScaleMetadata
+from applies.engines.planetscale.types import MAIN_BRANCH
 from applies.lines import current_line
 from applies.models import Apply, ApplyLog
 from applies.recovery.crash import crash_point
@@ -85,6 +87,20 @@ class StepContext:
             timeout=self.config.timeout_seconds,
             on_statement=lambda when: crash_point("branch_statement", when),
         )
+
+    def confirm_database(self) -> None:
+        """Prove that the database answers before a 404 is taken to mean "gone": its main
+        branch must be readable. When it is not, the 404s say that ternadmin's organization or
+        token does not reach the database, and nothing may be forgotten or created for them
+        (``EngineAccessDenied``)."""
+        try:
+            self.client.get_branch(MAIN_BRANCH)
+        except EngineNotFound:
+            raise EngineAccessDenied(
+                f"PlanetScale answers 404 for database {self.snap.apply.database_name} and its "
+                f"{MAIN_BRANCH} branch: ternadmin's organization or service token does not "
+                "reach it (PLANETSCALE_ORGANIZATION, the token's access)"
+            ) from None
 
     def waited_longer_than(self, seconds: float) -> bool:
         """Whether the apply has waited in its current state for more than ``seconds`` under

@@ -2,8 +2,9 @@
 
 The apply row is written first with ``WHERE lease_token = <ours>``; if that matches nothing the
 lease is lost and the transaction rolls back, so the operation row, tasks and log row of the
-same step are never written without it. Operation and task rows are guarded through their
-parent (SchemaBot's apply-lease guard, upstream pkg/storage/mysqlstore/tasks.go).
+same step are never written without it; a timeline row on its own is guarded the same way.
+Operation and task rows are guarded through their parent (SchemaBot's apply-lease guard,
+upstream pkg/storage/mysqlstore/tasks.go).
 """
 
 from __future__ import annotations
@@ -58,6 +59,21 @@ class DriveWriter:
         *,
         event: LogEvent = LogEvent.INFO,
         level: LogLevel = LogLevel.INFO,
+        **metadata: Any,
+    ) -> None:
+        """One timeline row, written only while the lease is held: the guarded no-op update
+        proves it and keeps the apply row locked until the row is in (``LeaseLost`` else). The
+        heartbeat is left alone: a row in the timeline is not a sign of life."""
+        with db.atomic():
+            guarded_update(self.lease, {}, heartbeat=False)
+            self._log(message, event=event, level=level, **metadata)
+
+    def _log(
+        self,
+        message: str,
+        *,
+        event: LogEvent,
+        level: LogLevel,
         old_state: str | None = None,
         new_state: str | None = None,
         **metadata: Any,
@@ -94,20 +110,17 @@ class DriveWriter:
         new_state = line.spelling(new_state)
         now = now_sql(db.vendor())
         terminal = new_state in TERMINAL_APPLY_STATES
+        fields: dict[str, Any] = {"state": new_state}
+        if error is not None:
+            fields["error_message"] = error
+        stamps: dict[str, str] = {}
+        if started:
+            stamps["started_at"] = f"COALESCE(started_at, {now})"
+        if terminal and new_state not in _COMPLETED_AT_NULL:
+            stamps["completed_at"] = f"COALESCE(completed_at, {now})"
+        extra = "".join(f", {column} = {sql}" for column, sql in stamps.items())
         with db.atomic():
-            fields: dict[str, Any] = {"state": new_state}
-            if error is not None:
-                fields["error_message"] = error
-            guarded_update(self.lease, fields)
-            extra = ""
-            if started:
-                extra += f", started_at = COALESCE(started_at, {now})"
-            if terminal and new_state not in _COMPLETED_AT_NULL:
-                extra += f", completed_at = COALESCE(completed_at, {now})"
-            db.execute(
-                f"UPDATE applies SET updated_at = updated_at{extra} WHERE id = %s",
-                [self.lease.row_id],
-            )
+            guarded_update(self.lease, fields, expressions=stamps)
             if self.operation_id is not None:
                 self._guarded_children(
                     "apply_operations",
@@ -124,7 +137,7 @@ class DriveWriter:
             )
             if completes_request is not None:
                 self._complete_request(completes_request, None)
-            self.log(
+            self._log(
                 message or f"State changed from {old_state} to {new_state}",
                 event=event,
                 level=LogLevel.ERROR if new_state == ApplyState.FAILED else LogLevel.INFO,
@@ -133,15 +146,17 @@ class DriveWriter:
             )
 
     def save_resume_state(self, context: str, metadata: dict[str, Any]) -> None:
-        """Persist the engine resume state on the operation row (lease-guarded)."""
-        if self.operation_id is None:
-            return
+        """Persist the engine resume state on the operation row (lease-guarded). ``context``
+        only fills an empty ``engine_resume_context``: after a deploy SchemaBot keeps the Vitess
+        migration context there, which ternadmin does not discover and must not overwrite."""
+        if self.operation_id is None:  # never silently: a drive would redo its steps for ever
+            raise ValueError(f"apply {self.lease.row_id} has no operation row for resume state")
         with db.atomic():
             guarded_update(self.lease, {})  # proves the lease and heartbeats in the same step
             self._guarded_children(
                 "apply_operations",
-                "engine_resume_context = %s, engine_resume_metadata = %s,"
-                f" updated_at = {now_sql(db.vendor())}",
+                "engine_resume_context = COALESCE(NULLIF(engine_resume_context, ''), %s),"
+                f" engine_resume_metadata = %s, updated_at = {now_sql(db.vendor())}",
                 [context, json.dumps(metadata)],
                 f"id = {int(self.operation_id)}",
             )

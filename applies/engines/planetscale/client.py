@@ -2,7 +2,8 @@
 
 Branches (get, create), branch passwords (create, delete), branch schema (per keyspace),
 keyspaces and keyspace VSchema (list, get, patch), deploy requests (list, create, get, deploy,
-apply-deploy, cancel, revert, skip-revert). Nothing else: no endpoint only an emulator has.
+apply-deploy, cancel, skip-revert). Nothing else: no endpoint only an emulator has, and none the
+driver does not call (a revert is a person's decision, made on PlanetScale).
 Bound to one database and the apply the calls are made for.
 """
 
@@ -100,12 +101,14 @@ class PlanetScaleClient:
             if dr.branch == branch and dr.into_branch == MAIN_BRANCH and dr.open
         ]
 
-    def create_deploy_request(self, branch: str, *, auto_cutover: bool) -> DeployRequest:
+    def create_deploy_request(
+        self, branch: str, *, auto_cutover: bool, auto_delete_branch: bool
+    ) -> DeployRequest:
         body = {
             "branch": branch,
             "into_branch": MAIN_BRANCH,
             "auto_cutover": auto_cutover,
-            "auto_delete_branch": True,
+            "auto_delete_branch": auto_delete_branch,
         }
         return DeployRequest.from_api(self._call("POST", "deploy-requests", json=body, retry=False))
 
@@ -117,9 +120,6 @@ class PlanetScaleClient:
 
     def cancel(self, number: int) -> DeployRequest:
         return self._act(number, "cancel")
-
-    def revert(self, number: int) -> DeployRequest:
-        return self._act(number, "revert")
 
     def skip_revert(self, number: int) -> DeployRequest:
         return self._act(number, "skip-revert")

@@ -2,8 +2,9 @@
 
 Upstream diffs the branch's live schema against the plan's schema files when it resumes on a
 branch that already exists (pkg/engine/planetscale/apply.go, ``diffBranchForResume``) and runs
-only what is missing. Here the comparison is per table, by shape (``normalize``): a table
-already at its desired shape is never touched; the VSchema is rewritten only when it differs.
+only what is missing. Here the comparison is per table, by shape and by what the desired
+table states beyond it (``normalize.matches``): a table already at its desired shape is never
+touched; the VSchema is rewritten only when it differs.
 A drive compares only the tables its plan changes: production may have moved on elsewhere
 (another apply on the same database), and undoing that is no plan's business.
 """
@@ -14,7 +15,7 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from applies.engines.planetscale.normalize import TableShape, table_shape
+from applies.engines.planetscale.normalize import TableShape, matches, table_shape
 from applies.engines.planetscale.schema_files import DesiredKeyspace, DesiredSchema
 from applies.engines.planetscale.types import SchemaTable
 
@@ -64,7 +65,7 @@ def diff_keyspace(
     current = {table.name.lower(): _shape(table) for table in present}
     wanted = {n: s for n, s in desired.tables.items() if only is None or n in only}
     names = sorted(set(wanted) | set(current))
-    off = tuple(name for name in names if wanted.get(name) != current.get(name))
+    off = tuple(name for name in names if not _at_desired(wanted.get(name), current.get(name)))
     changed = desired.vschema is not None and not same_vschema(desired.vschema, vschema or "")
     return KeyspaceDiff(desired.name, off, desired.vschema if changed else None)
 
@@ -77,6 +78,12 @@ def same_vschema(left: str, right: str) -> bool:
 def diff_schema(desired: DesiredSchema, keyspaces: Iterable[KeyspaceDiff]) -> SchemaDiff:
     by_name = {diff.keyspace: diff for diff in keyspaces}
     return SchemaDiff(tuple(by_name[name] for name in desired.keyspaces))
+
+
+def _at_desired(wanted: TableShape | None, present: TableShape | None) -> bool:
+    if wanted is None or present is None:
+        return wanted is present  # both absent; otherwise one is to create or to drop
+    return matches(wanted, present)
 
 
 def _shape(table: SchemaTable) -> TableShape:

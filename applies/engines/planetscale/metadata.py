@@ -39,7 +39,8 @@ class PlanetScaleMetadata:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON SchemaBot writes: a DR number of 0 means none, empty values are omitted."""
+        """The JSON SchemaBot reads: a DR number of 0 means none; the URL and the deploy time
+        are left out when empty; both flags are always written (a missing one reads false)."""
         value: dict[str, Any] = dict(self.extra)
         value.update(
             branch_name=self.branch_name,
@@ -79,12 +80,15 @@ class PlanetScaleMetadata:
         )
 
     def with_deploy_request(self, dr: DeployRequest) -> PlanetScaleMetadata:
-        """This metadata pointing at ``dr`` (number, URL and deploy time)."""
+        """This metadata pointing at ``dr`` (number, URL and deploy time), and instant once
+        PlanetScale says the request is instant-DDL eligible (upstream refreshes ``is_instant``
+        from the request the same way, and never back)."""
         return replace(
             self,
             deploy_request_id=dr.number,
             deploy_request_url=dr.html_url or self.deploy_request_url,
             deployed_at=dr.deployed_at or self.deployed_at,
+            is_instant=self.is_instant or dr.instant_ddl_eligible,
         )
 
     def without_deploy_request(self, *, errored: bool = False) -> PlanetScaleMetadata:

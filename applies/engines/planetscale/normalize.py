@@ -6,17 +6,23 @@ it was spelled: quoting and the case of keywords, types and identifiers; integer
 (``bigint(20)`` is ``bigint``) and ``bool`` (``tinyint``); MariaDB's ``longtext … CHECK
 (json_valid(…))`` for ``json``; quoted versus bare default literals (``'0'`` is ``0``); an
 implicit ``DEFAULT NULL``; ``current_timestamp()`` versus ``CURRENT_TIMESTAMP``; the order of
-indexes; table options (ENGINE, CHARSET, COLLATE, AUTO_INCREMENT, ROW_FORMAT, COMMENT) and
-column character sets, collations and comments. Column order is kept: it is part of the table.
+indexes. Column order is kept: it is part of the table.
+
+Character sets, collations, comments and table options (ENGINE, CHARSET, COLLATE, ROW_FORMAT,
+COMMENT …) are not part of the shape, because a server prints defaults it was never told and
+leaves out what equals the table's default; they are kept beside it, and ``matches`` holds a
+table to those its *desired* statement states (a plan that only changes a collation is not
+done until the collation is). What cannot be told from the text (a default collation the server
+did not print) is not counted as a difference. AUTO_INCREMENT is never compared.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 DIALECT = "mysql"
 _T = exp.DataType.Type
@@ -28,12 +34,25 @@ _INTEGERS = frozenset(
 )  # fmt: skip
 # Spelled differently, stored the same.
 _ALIASES = {_T.BOOLEAN: _T.TINYINT, _T.TIMESTAMPTZ: _T.TIMESTAMP}
-# Constraints that say nothing about the table's shape.
-_COSMETIC = (
+# Column attributes kept beside the shape: compared only where the desired table states them.
+_STATED = (
     exp.CharacterSetColumnConstraint,
     exp.CollateColumnConstraint,
     exp.CommentColumnConstraint,
 )
+# Table options by their sqlglot node; any other ``Property`` goes by its own name, and
+# AUTO_INCREMENT (a counter, not a definition) and options not listed here are left out.
+_OPTIONS: dict[type[exp.Expr], str] = {
+    exp.EngineProperty: "engine",
+    exp.CharacterSetProperty: "charset",
+    exp.CollateProperty: "collate",
+    exp.RowFormatProperty: "row_format",
+    exp.SchemaCommentProperty: "comment",
+}
+# Options a server prints for every table, whether it was told them or not: one missing from a
+# statement says nothing. Any other option is printed only when set, so missing means unset.
+_ALWAYS_PRINTED = frozenset({"engine", "charset", "collate"})
+_UNSET = frozenset({"", "default"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,10 @@ class Column:
     nullable: bool
     default: str | None
     extra: tuple[str, ...]  # auto_increment, on update …, other constraints, sorted
+    # As stated in the statement (None when it says nothing); compared only by ``matches``.
+    charset: str | None = field(default=None, compare=False)
+    collation: str | None = field(default=None, compare=False)
+    comment: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -59,15 +82,21 @@ class TableShape:
     primary_key: tuple[str, ...]
     indexes: frozenset[Index]
     constraints: frozenset[str]  # foreign keys, checks: their canonical SQL
+    # Table options as stated (name, value), lower-cased but the comment; compared by ``matches``.
+    options: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def option(self, name: str) -> str | None:
+        return dict(self.options).get(name)
 
 
 def parse_create_tables(text: str) -> list[TableShape]:
-    """Every CREATE TABLE in ``text``; anything else in it is an error."""
+    """Every CREATE TABLE in ``text``; anything else in it is an error (``ValueError``, also for
+    text sqlglot cannot even tokenise, such as an unterminated quote or comment)."""
     try:
         statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
-    except ParseError as exc:
+        return [_shape(statement) for statement in statements if isinstance(statement, exp.Expr)]
+    except SqlglotError as exc:
         raise ValueError(f"cannot parse: {_first_line(str(exc))}") from None
-    return [_shape(statement) for statement in statements if isinstance(statement, exp.Expr)]
 
 
 def table_shape(create_table: str) -> TableShape:
@@ -98,12 +127,18 @@ def _shape(statement: exp.Expr) -> TableShape:
             constraints.add(_canonical_sql(item))
     columns = [_not_null_if_primary(column, primary) for column in columns]
     return TableShape(
-        _name(schema.this), tuple(columns), primary, frozenset(indexes), frozenset(constraints)
+        _name(schema.this),
+        tuple(columns),
+        primary,
+        frozenset(indexes),
+        frozenset(constraints),
+        _options(statement.args.get("properties")),
     )
 
 
 def _column(item: exp.ColumnDef) -> tuple[Column, bool]:
-    kinds: list[exp.Expr] = [c.kind for c in item.constraints if not isinstance(c.kind, _COSMETIC)]
+    stated = {type(c.kind): c.kind for c in item.constraints if isinstance(c.kind, _STATED)}
+    kinds: list[exp.Expr] = [c.kind for c in item.constraints if not isinstance(c.kind, _STATED)]
     json_check = next((k for k in kinds if _is_json_check(k, item.name)), None)
     nullable, default, primary, extra = True, None, False, []
     for kind in kinds:
@@ -119,7 +154,20 @@ def _column(item: exp.ColumnDef) -> tuple[Column, bool]:
             extra.append(_canonical_sql(kind))
     column_type = "json" if json_check is not None else _type(item.args.get("kind"))
     name = item.name.lower()
-    return Column(name, column_type, nullable, default, tuple(sorted(extra))), primary
+    charset = stated.get(exp.CharacterSetColumnConstraint)
+    collation = stated.get(exp.CollateColumnConstraint)
+    comment = stated.get(exp.CommentColumnConstraint)
+    column = Column(
+        name,
+        column_type,
+        nullable,
+        default,
+        tuple(sorted(extra)),
+        charset=_charset(_word(charset.this)) if charset is not None else None,
+        collation=_collation(_word(collation.this)) if collation is not None else None,
+        comment=_text(comment.this) if comment is not None else None,
+    )
+    return column, primary
 
 
 def _type(kind: object) -> str:
@@ -175,8 +223,104 @@ def _index(item: exp.UniqueColumnConstraint | exp.IndexColumnConstraint) -> Inde
 
 def _not_null_if_primary(column: Column, primary: tuple[str, ...]) -> Column:
     if column.name in primary and column.nullable:
-        return Column(column.name, column.type, False, column.default, column.extra)
+        return replace(column, nullable=False)
     return column
+
+
+def _options(properties: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(properties, exp.Properties):
+        return ()
+    options: dict[str, str] = {}
+    for prop in properties.expressions:
+        if type(prop) is exp.Property:
+            options[_word(prop.this)] = _word(prop.args.get("value"))
+        elif (name := _OPTIONS.get(type(prop))) is not None:
+            options[name] = _text(prop.this) if name == "comment" else _word(prop.this)
+    if "charset" in options:
+        options["charset"] = _charset(options["charset"])
+    if "collate" in options:
+        options["collate"] = _collation(options["collate"])
+    return tuple(sorted(options.items()))
+
+
+def matches(desired: TableShape, present: TableShape) -> bool:
+    """Whether ``present`` is at ``desired``: the same shape, and every character set,
+    collation, comment and table option ``desired`` states (see the module docstring)."""
+    if desired != present:
+        return False
+    for name, wanted in desired.options:
+        if not _option_holds(name, wanted, present):
+            return False
+    return all(
+        _column_holds(want, have, present)
+        for want, have in zip(desired.columns, present.columns, strict=True)
+    )
+
+
+def _option_holds(name: str, wanted: str, present: TableShape) -> bool:
+    have = present.option(name)
+    if name == "charset":
+        have = have or _charset_of(present.option("collate"))
+    elif name == "collate" and have is None:
+        # A default collation the server did not print: its character set must still agree.
+        return _agrees(_charset_of(wanted), _table_charset(present))
+    if have is None:
+        return name in _ALWAYS_PRINTED or wanted in _UNSET
+    return have == wanted
+
+
+def _column_holds(want: Column, have: Column, table: TableShape) -> bool:
+    if want.comment is not None and want.comment != (have.comment or ""):
+        return False
+    if want.type == "json":  # no character set of its own (MariaDB's longtext says utf8mb4_bin)
+        return True
+    charset = have.charset or _charset_of(have.collation) or _table_charset(table)
+    if want.charset is not None and not _agrees(want.charset, charset):
+        return False
+    if want.collation is None:
+        return True
+    collation = have.collation
+    if collation is None and have.charset is None:
+        collation = table.option("collate")  # a column at the table's default is printed bare
+    if collation is None:
+        return _agrees(_charset_of(want.collation), charset)
+    return want.collation == collation
+
+
+def _table_charset(table: TableShape) -> str | None:
+    return table.option("charset") or _charset_of(table.option("collate"))
+
+
+def _agrees(wanted: str | None, have: str | None) -> bool:
+    """Unknown on either side is no difference: only what both texts say is compared."""
+    return wanted is None or have is None or wanted == have
+
+
+def _charset(name: str) -> str:
+    return "utf8mb3" if name == "utf8" else name  # utf8 is utf8mb3's old name
+
+
+def _collation(name: str) -> str:
+    return "utf8mb3_" + name[len("utf8_") :] if name.startswith("utf8_") else name
+
+
+def _charset_of(collation: str | None) -> str | None:
+    """A collation's character set: its name up to the first '_' (``binary`` is its own)."""
+    return collation.split("_", 1)[0] if collation else None
+
+
+def _word(node: object) -> str:
+    """An option's or attribute's value, unquoted and lower-cased."""
+    if isinstance(node, exp.Literal):
+        return str(node.this).lower()
+    if isinstance(node, exp.Expr):
+        return str(node.name or node.sql(dialect=DIALECT)).lower()
+    return ""
+
+
+def _text(node: object) -> str:
+    """A comment: its text as it is, quotes aside."""
+    return str(node.this) if isinstance(node, exp.Literal) else _word(node)
 
 
 def _names(items: list[exp.Expr]) -> tuple[str, ...]:

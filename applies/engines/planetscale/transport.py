@@ -8,7 +8,8 @@ LocalScale emulator attributes calls with it.
 Transient failures (5xx, 429, timeouts, refused connections) are retried with exponential
 backoff and jitter, honouring ``Retry-After``. A POST that creates something is never retried
 blindly (``retry=False``): its step re-reads the engine first, so a lost response cannot create
-a second branch, deploy request or deploy.
+a second branch, deploy request or deploy. A token PlanetScale refuses (401/403) is ternadmin's
+own problem, not the apply's: ``EngineAccessDenied``, which a drive retries rather than fails.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from applies.engines.base import (
+    EngineAccessDenied,
     EngineConflict,
     EngineError,
     EngineNotFound,
@@ -74,10 +76,6 @@ class Transport:
 
     def close(self) -> None:
         self._http.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
 
     def call(
         self,
@@ -153,6 +151,8 @@ class Transport:
             return EngineUnavailable(f"{text} ({attempts} attempt(s))")
         if status < 400:
             return EngineError(f"{text}: the answer is not JSON")
+        if status in (401, 403):  # the service token, not the apply
+            return EngineAccessDenied(text)
         error_class = {404: EngineNotFound, 409: EngineConflict}.get(status, EngineRejected)
         return error_class(text, status=status)
 

@@ -61,9 +61,12 @@ _ENGINE_STATE: Mapping[str, ApplyState] = {
     _DR.ERROR: ApplyState.FAILED,
     _DR.FAILED: ApplyState.FAILED,
     _DR.COMPLETE_REVERT_ERROR: ApplyState.FAILED,
-    _DR.IN_PROGRESS_CANCEL: ApplyState.STOPPED,
-    _DR.COMPLETE_CANCEL: ApplyState.STOPPED,
-    _DR.CANCELLED: ApplyState.STOPPED,
+    # A PlanetScale cancel is permanent (a cancelled deploy request cannot be started again),
+    # so it ends the apply cancelled, whether it is still cancelling or done: current upstream
+    # maps all three to cancelled; b2349ea mapped all three to stopped, never one apart.
+    _DR.IN_PROGRESS_CANCEL: ApplyState.CANCELLED,
+    _DR.COMPLETE_CANCEL: ApplyState.CANCELLED,
+    _DR.CANCELLED: ApplyState.CANCELLED,
     # b2349ea mapped these to running; HEAD (#629) says reverting, which is what we show.
     _DR.IN_PROGRESS_REVERT: ApplyState.REVERTING,
     _DR.IN_PROGRESS_REVERT_VSCHEMA: ApplyState.REVERTING,
