@@ -17,7 +17,7 @@ from applies.roles import Role
 from applies.states import ApplyState
 from tests.claim_fixtures import STALE, make_apply, operation_of
 from tests.console_fixtures import DRIVER_TOKEN, client_for, give_lease
-from tests.factories import ApplyControlRequestFactory, ApplyLogFactory
+from tests.factories import ApplyControlRequestFactory, ApplyLogFactory, set_heartbeat_age
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
 
@@ -45,6 +45,9 @@ def stuck_apply() -> Any:
     )
     ApplyLogFactory(apply=apply, message="State changed from validating_branch")
     ApplyControlRequestFactory(apply=apply, operation="stop", status="completed")
+    # The updates above moved the operation row's heartbeat on MariaDB: its driver died with
+    # the apply's (an operation claim takes a stale operation row only).
+    set_heartbeat_age(operation_of(apply), STALE)
     return give_lease(apply, STALE)
 
 
