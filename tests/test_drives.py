@@ -242,6 +242,25 @@ def test_one_heartbeat_refreshes_every_running_drive_and_ends_those_whose_lease_
     assert ages[taken_from.apply_id] >= 299  # nor one whose lease is gone
 
 
+def test_of_two_drives_of_one_apply_the_one_whose_token_was_rotated_is_lost() -> None:
+    old = claimed_drive(A.CREATING_DEPLOY_REQUEST)
+    set_heartbeat_age(reload(Apply(pk=old.apply_id)), 300)
+    claim = claim_apply(old.apply_id, "node-u/2/sweep", engines=["planetscale"])
+    assert claim is not None
+    new = record_drive(claim, trigger="test", on_loops=True)
+    # Both still running, as a heartbeat that read the drives before the new claim sees them.
+    Drive.objects.filter(pk=old.pk).update(outcome=Outcome.RUNNING, finished_at=None)
+    set_heartbeat_age(reload(Apply(pk=old.apply_id)), 300)
+
+    lost = beat([Leases.of(old), Leases.of(new)])
+
+    assert lost == [old.pk]
+    assert drive_row(old).outcome == Outcome.LEASE_LOST
+    assert drive_row(new).outcome == Outcome.RUNNING
+    apply = Apply.objects.using("schemabot").annotate(age=AgeSeconds("updated_at"))
+    assert apply.get(pk=old.apply_id).age <= 2  # the new token's heartbeat went through
+
+
 def test_the_heartbeat_refreshes_the_operation_row_a_drive_holds() -> None:
     drive = claimed_drive()
     operation = ApplyOperation.objects.using("schemabot").get(apply_id=drive.apply_id)

@@ -53,6 +53,14 @@ class Leases:
             drive.operation_lease_token,
         )
 
+    @property
+    def apply_lease(self) -> tuple[int, str]:
+        return (self.apply_id, self.token)
+
+    @property
+    def operation_lease(self) -> tuple[int, str] | None:
+        return (self.operation_id, self.operation_token) if self.operation_id else None
+
 
 def running_leases() -> list[Leases]:
     """The leases of every drive running on the loops."""
@@ -63,14 +71,14 @@ def running_leases() -> list[Leases]:
 def oldest_heartbeat(drives: Iterable[Leases]) -> int | None:
     """Seconds since the stalest heartbeat (database clock) among the applies these drives
     still hold; None when they hold none."""
-    held = {d.apply_id: d.token for d in drives}
+    held = {(d.apply_id, d.token) for d in drives}
     rows = (
         Apply.objects.using(db.alias())
-        .filter(pk__in=list(held))
+        .filter(pk__in={apply_id for apply_id, _ in held})
         .annotate(age=AgeSeconds("updated_at"))
         .values_list("pk", "lease_token", "age")
     )
-    ages = [int(age) for pk, token, age in rows if held.get(pk) == token]
+    ages = [int(age) for pk, token, age in rows if (pk, token) in held]
     return max(ages, default=None)
 
 
@@ -79,14 +87,15 @@ def beat(drives: Iterable[Leases]) -> list[int]:
     drives = list(drives)
     if not drives:
         return []
-    lost_applies = heartbeat_many("applies", [(d.apply_id, d.token) for d in drives])
-    holding = [d for d in drives if d.apply_id not in lost_applies and d.operation_id]
-    lost_operations = heartbeat_many(
-        "apply_operations", [(int(d.operation_id or 0), d.operation_token) for d in holding]
-    )
-    lost = [d for d in drives if d.apply_id in lost_applies or d.operation_id in lost_operations]
+    # Lost is told by (id, token), never by id: two drives of one apply differ by their token.
+    lost_applies = heartbeat_many("applies", [d.apply_lease for d in drives])
+    operations = [d.operation_lease for d in drives if d.apply_lease not in lost_applies]
+    lost_operations = heartbeat_many("apply_operations", [op for op in operations if op])
+    lost = [
+        d for d in drives if d.apply_lease in lost_applies or d.operation_lease in lost_operations
+    ]
     for drive in lost:
-        what = "apply" if drive.apply_id in lost_applies else f"operation {drive.operation_id}"
+        what = "apply" if drive.apply_lease in lost_applies else f"operation {drive.operation_id}"
         message = f"lease on the {what} lost: another claimer holds it now"
         if end_drive(drive.drive_id, Outcome.LEASE_LOST, message):
             logger.warning("drive %s (apply %s): %s", drive.drive_id, drive.apply_id, message)
