@@ -80,11 +80,48 @@ def test_a_step_whose_hold_lapsed_is_taken_again_and_the_late_step_writes_nothin
     live = take_due("loop-live")
 
     assert live is not None and live.step == dead.step + 1
+    # The dead step never reported: the take that found its hold lapsed counts it as a step
+    # error. Counting nothing would let a step that kills its worker every time (a timeout, an
+    # out-of-memory kill) be taken again forever, its apply kept fresh by the heartbeats.
+    assert live.drive.consecutive_errors == 1
+    assert live.lapsed == "step 1's worker died or hung (its hold by loop-dead lapsed)"
+    assert live.drive.last_error == live.lapsed
     assert not settle(dead, Settled(30.0))  # the late step: nothing written
     assert drive_row(drive).held_by == "loop-live"
     step_once(live, ScriptedFactory(sequence(poll_after(30))).drivers())
     row = drive_row(drive)
+    # The step ran again and went well: a good step resets the count.
     assert (row.held_by, row.steps, row.consecutive_errors) == ("", 2, 0)
+    timeline = ApplyLog.objects.using("schemabot").filter(apply_id=drive.apply_id, level="warn")
+    assert [log.message for log in timeline] == [
+        f"ternadmin drive {drive.pk}: {live.lapsed} (1 in a row); running it again"
+    ]
+
+
+def test_a_step_that_kills_its_worker_every_time_ends_the_drive_at_the_error_limit(
+    settings: Any,
+) -> None:
+    settings.TERNADMIN_DRIVE_MAX_ERRORS = 2
+    drive = claimed_drive()
+    factory = ScriptedFactory(sequence(poll_after(30)))
+    taken = take_due("loop-1")
+    for holder in ("loop-2", "loop-3"):  # each worker dies mid-step: nothing is ever settled
+        Drive.objects.filter(pk=drive.pk).update(held_until=PreciseNow(-1))
+        taken = take_due(holder)
+    assert taken is not None and (taken.step, taken.drive.consecutive_errors) == (3, 2)
+
+    step_once(taken, factory.drivers())
+
+    assert factory.steps == []  # the step that killed two workers is not run a third time
+    row = drive_row(drive)
+    assert (row.outcome, row.consecutive_errors, row.held_by) == (Outcome.ERROR, 2, "")
+    assert row.message == (
+        "gave up after 2 consecutive step errors; the last: "
+        "step 2's worker died or hung (its hold by loop-2 lapsed)"
+    )
+    assert take_due("loop-x") is None and running_leases() == []  # no longer heartbeated
+    gave_up = ApplyLog.objects.using("schemabot").get(apply_id=drive.apply_id, level="error")
+    assert "can be claimed again once its heartbeat is stale" in gave_up.message
 
 
 def test_a_duplicate_of_a_step_does_nothing() -> None:

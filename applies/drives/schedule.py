@@ -7,7 +7,11 @@ whatever their own clocks say.
 
 - ``take_due``: the most overdue drive that is due and not held is taken by moving its step
   sequence on (``steps + 1``) and writing the holder and a short hold. Two loops racing for one
-  row: one update matches, the other moves on to the next candidate.
+  row: one update matches, the other moves on to the next candidate. A row that still names a
+  holder was never settled: that step's worker died or hung (killed at django-q2's timeout, out
+  of memory, a segfault). The same update counts it as a step error, so a step that kills its
+  worker every time ends the drive at ``TERNADMIN_DRIVE_MAX_ERRORS`` like any failing step,
+  instead of being taken again forever while the heartbeats keep its apply from going stale.
 - The hold lasts ``HOLD_BEATS`` heartbeat intervals and the holder's heartbeat renews it, so a
   live step is never taken twice, and a step whose worker died is taken again once it lapses.
 - ``settle``: the step's outcome is written only while the row still names this holder and this
@@ -37,6 +41,7 @@ class Taken:
 
     drive: Drive
     holder: str
+    lapsed: str = ""  # why the previous step never settled ("" when it did); counted already
 
     @property
     def step(self) -> int:
@@ -61,9 +66,15 @@ def _due() -> QuerySet[Drive]:
 
 def take_due(holder: str) -> Taken | None:
     """Take the most overdue due drive for one step, or None when nothing is due."""
-    candidates = _due().order_by("next_due_at", "pk").values_list("pk", "steps")
-    for pk, steps in candidates[:TAKE_CANDIDATES]:
-        taken = _take(_due().filter(pk=pk, steps=steps), pk, holder)
+    candidates = _due().order_by("next_due_at", "pk").values_list("pk", "steps", "held_by")
+    for pk, steps, held_by in candidates[:TAKE_CANDIDATES]:
+        rows = _due().filter(pk=pk, steps=steps, held_by=held_by)
+        if not held_by:
+            taken = _take(rows, pk, holder)
+        else:
+            lapsed = f"step {steps}'s worker died or hung (its hold by {held_by} lapsed)"
+            errors = {"consecutive_errors": F("consecutive_errors") + 1, "last_error": lapsed}
+            taken = _take(rows, pk, holder, lapsed=lapsed, **errors)
         if taken is not None:
             return taken
     return None
@@ -77,11 +88,13 @@ def take_foreground(drive_id: int, holder: str) -> Taken | None:
     return _take(rows, drive_id, holder, outcome=Outcome.RUNNING)
 
 
-def _take(rows: QuerySet[Drive], pk: int, holder: str, **extra: Any) -> Taken | None:
+def _take(
+    rows: QuerySet[Drive], pk: int, holder: str, *, lapsed: str = "", **extra: Any
+) -> Taken | None:
     updated = rows.update(
         held_by=holder, held_until=PreciseNow(hold_seconds()), steps=F("steps") + 1, **extra
     )
-    return Taken(Drive.objects.get(pk=pk), holder) if updated else None
+    return Taken(Drive.objects.get(pk=pk), holder, lapsed) if updated else None
 
 
 def seconds_until_due() -> float | None:

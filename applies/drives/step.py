@@ -15,6 +15,9 @@ Errors, and what they cost the drive:
   unreachable through its retries), is a step error: the step runs again after a backoff,
   and ``TERNADMIN_DRIVE_MAX_ERRORS`` of them in a row end the drive as ``error``. The drive
   then stops being heartbeated, so the apply goes stale and is claimed again normally.
+- A step whose worker died or hung never reports anything: the take that finds its hold
+  lapsed has counted it already (``schedule.take_due``). The step runs again, unless that was
+  the last error allowed: then the drive ends here, without running it, as above.
 """
 
 from __future__ import annotations
@@ -49,7 +52,13 @@ def apply_lease(drive: Drive) -> Lease:
 
 def step_once(taken: Taken, drivers: Drivers) -> Settled:
     """Run one step, record its outcome on the drive's row, and tell; returns the outcome."""
-    result = run_step(taken.drive, drivers)
+    drive = taken.drive
+    if taken.lapsed and drive.consecutive_errors >= settings.TERNADMIN_DRIVE_MAX_ERRORS:
+        result = _counted(drive.consecutive_errors, taken.lapsed)  # gives up
+    else:
+        if taken.lapsed:
+            _tell_lapsed(taken)
+        result = run_step(drive, drivers)
     written = settle(taken, result)
     tell(taken, result, written)
     return result
@@ -85,9 +94,13 @@ def _after(drive: Drive, outcome: Next) -> Settled:
 
 
 def _step_error(drive: Drive, error: str) -> Settled:
-    errors = drive.consecutive_errors + 1
-    limit = settings.TERNADMIN_DRIVE_MAX_ERRORS
-    if errors >= limit:
+    return _counted(drive.consecutive_errors + 1, error)
+
+
+def _counted(errors: int, error: str) -> Settled:
+    """The outcome of the ``errors``-th step error in a row: retry after a backoff, or give up
+    at ``TERNADMIN_DRIVE_MAX_ERRORS``."""
+    if errors >= settings.TERNADMIN_DRIVE_MAX_ERRORS:
         message = f"gave up after {errors} consecutive step errors; the last: {error}"
         return Settled(None, Outcome.ERROR, message=message, errors=errors, error=error)
     return Settled(backoff(errors), errors=errors, error=error)
@@ -144,6 +157,20 @@ def tell(taken: Taken, result: Settled, written: bool) -> None:
             f"{result.error}; retrying in {result.delay:.0f}s",
             LogLevel.WARN,
         )
+
+
+def _tell_lapsed(taken: Taken) -> None:
+    drive = taken.drive
+    where = f"drive {drive.pk} (apply {drive.apply_id} {drive.apply_identifier})"
+    count = f"{drive.consecutive_errors} in a row"
+    logger.warning(
+        "%s: %s (%s); running it again as step %s", where, taken.lapsed, count, taken.step
+    )
+    _timeline(
+        drive,
+        f"ternadmin drive {drive.pk}: {taken.lapsed} ({count}); running it again",
+        LogLevel.WARN,
+    )
 
 
 def _timeline(drive: Drive, message: str, level: LogLevel) -> None:
