@@ -4,8 +4,10 @@ tests/test_drive_nodes.py.)"""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
 from applies.dbclock import AgeSeconds, PreciseNow
-from applies.drives import slots
+from applies.drives import heartbeats, loops, slots
 from applies.drives.loops import drive_loop
 from applies.engines.base import Next, finished, poll_after, run_now
 from applies.leases import Lease
@@ -143,4 +145,73 @@ def test_a_loop_whose_slot_moved_on_stops_and_hands_nothing_over() -> None:
     assert not thread.is_alive()
     assert reports[0]["stopped"] == "its slot moved on to another generation"
     assert not reports[0]["handed"]
+    assert DriveLoop.objects.get(slot=0).generation == 2
+
+
+def counting_beats(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the loops' lease heartbeats (``heartbeats.beat`` calls); the list's length."""
+    beats: list[int] = []
+    real = heartbeats.beat
+
+    def counted(drives: Iterable[heartbeats.Leases]) -> list[int]:
+        lost = real(drives)
+        beats.append(1)
+        return lost
+
+    monkeypatch.setattr(heartbeats, "beat", counted)
+    return beats
+
+
+def test_a_beat_that_fails_anywhere_leaves_the_heartbeat_thread_beating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_close = loops.close_old_connections
+
+    def failing_close() -> None:
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("the connection check failed")
+        real_close()
+
+    monkeypatch.setattr(loops, "close_old_connections", failing_close)
+    beats = counting_beats(monkeypatch)
+    drive = claimed_drive()
+    seen: dict[str, int] = {}
+
+    def script(apply_id: int, lease: Lease) -> Next:
+        start = len(beats)
+        deadline = time.monotonic() + 15
+        while len(beats) < start + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen["beats_during_step"] = len(beats) - start
+        return finished(A.COMPLETED)
+
+    slots.start_loops(enqueue=lambda slot, generation: None)
+    report = drive_loop(0, 1, budget=1, drivers=ScriptedFactory(script).drivers())
+
+    assert seen["beats_during_step"] >= 3, "the heartbeat thread stopped after a failed beat"
+    assert report["stopped"] == "budget"
+    assert drive_row(drive).outcome == Outcome.COMPLETED
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_loop_whose_heartbeat_thread_died_stops_stepping_and_hands_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = itertools.count()
+    real = heartbeats.beat
+
+    def dying(drives: Iterable[heartbeats.Leases]) -> list[int]:
+        if next(calls) >= 1:
+            raise SystemExit  # not an Exception: nothing in the thread catches it, it just ends
+        return real(drives)
+
+    monkeypatch.setattr(heartbeats, "beat", dying)
+    claimed_drive()
+    factory = ScriptedFactory(sequence(poll_after(0.05)))
+    slots.start_loops(enqueue=lambda slot, generation: None)
+
+    report = drive_loop(0, 1, budget=30, drivers=factory.drivers())
+
+    assert report["stopped"] == "its heartbeat thread died"
+    assert report["handed"]  # the next generation starts with a heartbeat of its own
     assert DriveLoop.objects.get(slot=0).generation == 2

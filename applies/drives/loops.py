@@ -12,8 +12,9 @@ pace the steps.
 While it runs, a heartbeat thread (``LoopHeartbeat``) beats every ``TERNADMIN_HEARTBEAT_SECONDS``:
 it proves the slot alive, renews the hold of the step running now, heartbeats every running
 drive's leases (``heartbeats.beat``) and re-enqueues any slot whose loop died. A loop also stops
-early, after the step at hand, when its slot moved on without it, when its worker is asked to
-stop (SIGINT or SIGTERM) or when its cluster's sentinel is gone.
+early, after the step at hand, when its slot moved on without it, when its heartbeat thread is
+gone, when its worker is asked to stop (SIGINT or SIGTERM) or when its cluster's sentinel is
+gone.
 """
 
 from __future__ import annotations
@@ -88,14 +89,18 @@ class Loop:
 
     def run(self, budget: float, drivers: Drivers) -> None:
         deadline = time.monotonic() + budget
-        with drivers, _StopSignals(self), LoopHeartbeat(self):
-            while not self._should_stop(deadline):
+        with drivers, _StopSignals(self), LoopHeartbeat(self) as heartbeat:
+            while not self._should_stop(deadline, heartbeat):
                 self._once(drivers)
         self.stopped_because = self.stopped_because or "budget"
 
-    def _should_stop(self, deadline: float) -> bool:
+    def _should_stop(self, deadline: float, heartbeat: LoopHeartbeat) -> bool:
         if os.getppid() != self._parent:
             self.halt("the cluster's sentinel is gone")
+        if not heartbeat.alive:
+            # Nothing renews the slot, the step hold or the leases any more: the next
+            # generation, enqueued by the hand-over, starts with a heartbeat of its own.
+            self.halt("its heartbeat thread died")
         if time.monotonic() >= deadline:
             return True
         return self.stop.is_set()
@@ -158,28 +163,37 @@ class LoopHeartbeat:
         self._done.set()
         self._thread.join()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         try:
             while True:
                 self.beat()
                 if self._done.wait(self.interval):
                     return
+        except BaseException:
+            logger.exception("drive loop %s: its heartbeat thread died", self.loop.slot)
+            raise
         finally:
             connections.close_all()
 
     def beat(self) -> None:
+        """One beat; never raises, so that no failure ends the thread while the loop steps on
+        with nothing renewed."""
         loop = self.loop
         for what, job in (
             ("slot", self._renew_slot),
             ("hold", self._renew_hold),
             ("drives", lambda: heartbeats.beat(heartbeats.running_leases())),
             ("siblings", slots.start_loops),
+            ("connections", close_old_connections),
         ):
             try:
                 job()
             except Exception as exc:  # the window decides; the next beat tries again
                 logger.warning("drive loop %s heartbeat (%s): %s", loop.slot, what, exc)
-        close_old_connections()
 
     def _renew_slot(self) -> None:
         loop = self.loop
