@@ -17,14 +17,31 @@ from applies.dbclock import AgeSeconds, PreciseNow, SecondsUntil
 from applies.drives import record_drive
 from applies.drives.foreground import run_foreground
 from applies.drives.heartbeats import Leases, beat, running_leases
-from applies.drives.schedule import Settled, settle, take_due
+from applies.drives.schedule import Settled, confirm_hold, settle, take_due, taken_over
 from applies.drives.step import backoff, step_once
 from applies.engines import Drivers
-from applies.engines.base import failed, finished, handed_back, lease_lost, poll_after, run_now
+from applies.engines.base import (
+    Next,
+    StepSuperseded,
+    failed,
+    finished,
+    handed_back,
+    lease_lost,
+    poll_after,
+    run_now,
+)
+from applies.leases import Lease
 from applies.models import Apply, ApplyLog, ApplyOperation, Drive
 from applies.states import ApplyState
 from tests.claim_fixtures import operation_of, reload
-from tests.drive_fixtures import ScriptedFactory, claimed_drive, drive_row, raising, sequence
+from tests.drive_fixtures import (
+    ScriptedFactory,
+    claimed_drive,
+    drive_row,
+    raising,
+    sequence,
+    still_mine,
+)
 from tests.factories import set_heartbeat_age
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
@@ -122,6 +139,46 @@ def test_a_step_that_kills_its_worker_every_time_ends_the_drive_at_the_error_lim
     assert take_due("loop-x") is None and running_leases() == []  # no longer heartbeated
     gave_up = ApplyLog.objects.using("schemabot").get(apply_id=drive.apply_id, level="error")
     assert "can be claimed again once its heartbeat is stale" in gave_up.message
+
+
+def test_a_step_holds_its_drive_until_its_hold_lapses_or_another_runner_takes_it() -> None:
+    drive = claimed_drive()
+    first = take_due("loop-a")
+    assert first is not None
+    Drive.objects.filter(pk=drive.pk).update(held_until=PreciseNow(1))
+
+    assert confirm_hold(first)  # and pushes the hold on
+    assert Drive.objects.filter(pk=drive.pk, held_until__gt=PreciseNow(20)).exists()
+    Drive.objects.filter(pk=drive.pk).update(held_until=PreciseNow(-1))  # renewals stalled
+    assert not confirm_hold(first)  # lapsed: a loop may take it at any moment
+    second = take_due("loop-b")
+    assert second is not None and confirm_hold(second)
+    assert not confirm_hold(first) and taken_over(first) and not taken_over(second)
+
+
+def test_a_step_taken_over_mid_step_issues_nothing_more_and_writes_nothing() -> None:
+    drive = claimed_drive()
+    issued: list[int] = []
+
+    def script(apply_id: int, lease: Lease) -> Next:
+        # This step stalls past its hold, and another loop takes the drive over meanwhile.
+        Drive.objects.filter(pk=drive.pk).update(held_until=PreciseNow(-1))
+        assert take_due("loop-b") is not None
+        if not still_mine():
+            raise StepSuperseded("deploy not issued: the step no longer holds its drive")
+        issued.append(apply_id)
+        return poll_after(30)
+
+    factory = ScriptedFactory(script)
+    first = take_due("loop-a")
+    assert first is not None
+
+    step_once(first, factory.drivers())
+
+    assert issued == []
+    row = drive_row(drive)
+    assert (row.held_by, row.steps, row.outcome) == ("loop-b", 2, Outcome.RUNNING)
+    assert row.consecutive_errors == 1  # the overrun hold, counted by the take; nothing more
 
 
 def test_a_duplicate_of_a_step_does_nothing() -> None:

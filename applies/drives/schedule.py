@@ -12,8 +12,12 @@ whatever their own clocks say.
   of memory, a segfault). The same update counts it as a step error, so a step that kills its
   worker every time ends the drive at ``TERNADMIN_DRIVE_MAX_ERRORS`` like any failing step,
   instead of being taken again forever while the heartbeats keep its apply from going stale.
-- The hold lasts ``HOLD_BEATS`` heartbeat intervals and the holder's heartbeat renews it, so a
-  live step is never taken twice, and a step whose worker died is taken again once it lapses.
+- The hold lasts ``HOLD_BEATS`` heartbeat intervals and the holder's heartbeat renews it
+  (``renew_hold``), so a step whose worker died is taken again once it lapses. A live step
+  whose renewals stalled longer than that is taken too, and would then run twice under one
+  lease, which no lease guard tells apart: ``confirm_hold`` is the fence a step passes right
+  before each engine call that creates or changes something. The runner that took the drive
+  over goes on; the first stops before its next engine write (``taken_over`` tells which).
 - ``settle``: the step's outcome is written only while the row still names this holder and this
   step: a step that lost its hold, or a duplicate, writes nothing.
 """
@@ -120,6 +124,23 @@ def _mine(taken: Taken) -> QuerySet[Drive]:
 def renew_hold(taken: Taken) -> bool:
     """Push the hold of a step that is still running on; False when it is no longer ours."""
     return bool(_mine(taken).update(held_until=PreciseNow(hold_seconds())))
+
+
+def taken_over(taken: Taken) -> bool:
+    """Whether another runner has taken the drive since this step was taken."""
+    return Drive.objects.filter(pk=taken.drive.pk, steps__gt=taken.step).exists()
+
+
+def confirm_hold(taken: Taken) -> bool:
+    """Whether the step still holds its drive, pushing the hold on when it does: the fence a
+    step passes right before an engine call that creates or changes something. False once the
+    drive was taken by another runner or ended, and for a loop's step once its hold lapsed (a
+    loop may take it at any moment). A foreground drive is never taken by a loop, so only the
+    row moving on can end its hold."""
+    rows = _mine(taken)
+    if taken.drive.runner == Drive.Runner.LOOPS:
+        rows = rows.filter(held_until__gt=PreciseNow())
+    return bool(rows.update(held_until=PreciseNow(hold_seconds())))
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ import logging
 from django.conf import settings
 
 from applies import db
-from applies.drives.schedule import Settled, Taken, settle
+from applies.drives.schedule import Settled, Taken, confirm_hold, settle
 from applies.engines import Drivers
-from applies.engines.base import Next, Then
+from applies.engines.base import Fence, Next, StepSuperseded, Then
 from applies.leases import Lease
 from applies.models import Drive
 from applies.recovery.writer import DriveWriter
@@ -58,23 +58,29 @@ def step_once(taken: Taken, drivers: Drivers) -> Settled:
     else:
         if taken.lapsed:
             _tell_lapsed(taken)
-        result = run_step(drive, drivers)
+        result = run_step(drive, drivers, lambda: confirm_hold(taken))
     written = settle(taken, result)
     tell(taken, result, written)
     return result
 
 
-def run_step(drive: Drive, drivers: Drivers) -> Settled:
-    """One step of ``drive``'s driver; never raises."""
+def run_step(drive: Drive, drivers: Drivers, still_mine: Fence) -> Settled:
+    """One step of ``drive``'s driver; never raises. ``still_mine``: whether the step still
+    holds the drive, asked before each engine call that creates or changes something."""
     try:
         driver = drivers.driver_for(drive.engine, drive.apply_id)
         if driver is None:
             message = f"no driver for engine {drive.engine or '(none)'}"
             return Settled(None, Outcome.ERROR, message=message, error=message)
         try:
-            outcome = driver.step(apply_lease(drive))
+            outcome = driver.step(apply_lease(drive), still_mine=still_mine)
         finally:
             driver.close()
+    except StepSuperseded as exc:
+        # Another runner holds the drive now (or it ended): it decides what comes next, and
+        # this outcome is dropped when settled. Not a step error: nothing failed.
+        logger.error("drive %s step %s stopped: %s", drive.pk, drive.steps, exc)
+        return Settled(0.0, errors=drive.consecutive_errors)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if db.unavailable(exc):

@@ -3,12 +3,18 @@
 A driver is a *step function*: given an apply's persisted state (re-read from the database on
 every call), it performs exactly one engine step or one poll, persists what it learned under
 the drive's lease, and says what should happen next (``Next``). Whatever runs the steps (the
-foreground loop of ``manage.py recover`` today, a scheduler tomorrow) only follows that answer,
-so a crash anywhere is just the next step running again from persisted state.
+drive loops, the foreground runner of ``manage.py recover``) only follows that answer, so a
+crash anywhere is just the next step running again from persisted state.
+
+The lease fences every database write, but not an engine call: a step whose runner stalled can
+be taken over by another runner under the same lease. So a step asks ``still_mine()`` right
+before every engine call that creates or changes something, and stops (``StepSuperseded``)
+when it no longer holds its drive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -40,6 +46,16 @@ class EngineNotFound(EngineRejected):
 
 class EngineConflict(EngineRejected):
     """409: the engine's state forbids the call now (already deployed, name taken, …)."""
+
+
+class StepSuperseded(Exception):
+    """The step no longer holds its drive (another runner took it, or it ended): it issues
+    nothing more, and whatever it would say is not written."""
+
+
+# Whether the running step still holds its drive; asked right before an engine call that
+# creates or changes something (see the module docstring).
+Fence = Callable[[], bool]
 
 
 class CorruptResumeState(ValueError):
@@ -96,6 +112,6 @@ def handed_back(message: str) -> Next:
 class Driver(Protocol):
     """One engine's step function (see the module docstring)."""
 
-    def step(self, lease: Lease) -> Next: ...
+    def step(self, lease: Lease, *, still_mine: Fence) -> Next: ...
 
     def close(self) -> None: ...

@@ -9,7 +9,9 @@ A runner repeats steps until one ends the drive; the step never waits itself.
 Errors end the step in one of three ways: a lost lease writes nothing more; a rejection that
 cannot pass (the engine's 4xx, a DDL error, unreadable schema files, a plan that disagrees with
 its schema files) fails the apply, as upstream's permanent errors do; anything transient leaves
-the apply as it is, claimable again once its heartbeat is stale.
+the apply as it is, claimable again once its heartbeat is stale. A step that no longer holds
+its drive stops before its next engine write (``StepContext.fence``) and says nothing: the
+runner that took the drive over decides.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.conf import settings
 from applies.engines.base import (
     EngineError,
     EngineRejected,
+    Fence,
     Next,
     failed,
     finished,
@@ -75,7 +78,7 @@ class PlanetScaleDriver:
         if self._owns_transport:
             self.transport.close()
 
-    def step(self, lease: Lease) -> Next:
+    def step(self, lease: Lease, *, still_mine: Fence) -> Next:
         snap = load_snapshot(self.apply_id)
         if snap.apply.lease_token != lease.token:
             return lease_lost()
@@ -85,7 +88,7 @@ class PlanetScaleDriver:
         client = PlanetScaleClient(
             self.transport, snap.apply.database_name, snap.apply.apply_identifier
         )
-        ctx = StepContext(snap, writer, client, self.config)
+        ctx = StepContext(snap, writer, client, self.config, still_mine)
         try:
             return self._step(ctx)
         except LeaseLost as exc:

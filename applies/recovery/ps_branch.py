@@ -114,6 +114,7 @@ def _prepare_branch(ctx: StepContext) -> Next:
     try:
         branch = ctx.client.get_branch(ctx.branch)
     except EngineNotFound:
+        ctx.fence(f"creating branch {ctx.branch}")
         try:
             branch = ctx.client.create_branch(ctx.branch)
         except EngineConflict:  # a lost answer of our own create, or a racing driver
@@ -128,6 +129,8 @@ def _prepare_branch(ctx: StepContext) -> Next:
 def _apply_changes(ctx: StepContext) -> Next:
     crash_point("apply_branch_changes", "before")
     diff = branch_diff(ctx.client, ctx.branch, ctx.snap.desired, ctx.snap.planned_ddl)
+    if not diff.empty:
+        ctx.fence(f"changing branch {ctx.branch}")
     changes = ctx.branch_writer().apply(diff, ctx.snap.planned_ddl)
     crash_point("apply_branch_changes", "after")
     if changes.empty:
@@ -171,6 +174,7 @@ def _find_or_create_deploy_request(ctx: StepContext) -> DeployRequest:
     if found:
         return min(found, key=lambda dr: dr.number)
     auto_cutover = not ctx.snap.option("defer_cutover")
+    ctx.fence(f"opening a deploy request for branch {ctx.branch}")
     try:
         return ctx.client.create_deploy_request(ctx.branch, auto_cutover=auto_cutover)
     except EngineRejected as exc:

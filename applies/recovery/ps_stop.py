@@ -83,6 +83,7 @@ def _cancel_deploy_requests(ctx: StepContext) -> int | None:
         if dr.state in _LANDED:
             return number
         if dr.open:
+            ctx.fence(f"cancelling deploy request #{number}")
             # A conflict: cancelled meanwhile, or finished; the next step re-reads it.
             with contextlib.suppress(EngineConflict):
                 ctx.client.cancel(number)
