@@ -12,12 +12,13 @@ whatever their own clocks say.
   of memory, a segfault). The same update counts it as a step error, so a step that kills its
   worker every time ends the drive at ``TERNADMIN_DRIVE_MAX_ERRORS`` like any failing step,
   instead of being taken again forever while the heartbeats keep its apply from going stale.
-- The hold lasts ``HOLD_BEATS`` heartbeat intervals and the holder's heartbeat renews it
-  (``renew_hold``), so a step whose worker died is taken again once it lapses. A live step
-  whose renewals stalled longer than that is taken too, and would then run twice under one
-  lease, which no lease guard tells apart: ``confirm_hold`` is the fence a step passes right
-  before each engine call that creates or changes something. The runner that took the drive
-  over goes on; the first stops before its next engine write (``taken_over`` tells which).
+- The hold lasts ``HOLD_BEATS`` heartbeat intervals and the holder renews it (``renew_hold``,
+  from a heartbeat thread that does nothing else), so a step whose worker died is taken again
+  once it lapses. A live step whose renewals stalled longer than that is taken too, and would
+  then run twice under one lease, which no lease guard tells apart: ``confirm_hold`` is the
+  fence a step passes right before each engine call that creates or changes something. The
+  runner that took the drive over goes on; the first stops before its next engine write
+  (``taken_over`` tells which).
 - ``settle``: the step's outcome is written only while the row still names this holder and this
   step: a step that lost its hold, or a duplicate, writes nothing.
 """
