@@ -142,7 +142,7 @@ def test_a_live_driver_keeps_its_apply_and_a_dead_one_loses_it(
 
     beating = threading.Thread(target=keep_heartbeating)
     beating.start()
-    env = worker_env(TERNADMIN_STALE_AFTER_SECONDS="2")
+    env = worker_env(TERNADMIN_STALE_AFTER_SECONDS="2", TERNADMIN_HEARTBEAT_SECONDS="1")
     try:
         thief = start_worker(
             "hammer",
