@@ -75,11 +75,6 @@ def guarded_update(lease: Lease, assignments: dict[str, Any], *, heartbeat: bool
         check_lease(lease)  # raises when the token is gone
 
 
-def heartbeat(lease: Lease) -> None:
-    """Refresh the row's heartbeat by the database clock; ``LeaseLost`` if no longer ours."""
-    guarded_update(lease, {}, heartbeat=True)
-
-
 # Rows per heartbeat statement: a few hundred (id, token) pairs keep one statement short.
 HEARTBEAT_CHUNK = 500
 
