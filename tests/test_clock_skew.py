@@ -1,5 +1,5 @@
-"""Staleness is the database's judgement: a skewed application clock changes no claim and
-no brake cooldown."""
+"""Staleness is the database's judgement: a skewed application clock changes no claim, no
+brake cooldown and no drive's age."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from applies import brake, claims
 from applies.classify import classify, live
 from applies.dbclock import PreciseNow
 from applies.models import Brake
+from applies.selectors.dashboard import sweep_health
 from applies.states import ApplyState
 from tests.claim_fixtures import FRESH, STALE, make_apply
+from tests.drive_fixtures import claimed_drive
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
 
@@ -74,3 +76,13 @@ def test_the_brake_cooldown_ignores_the_application_clock(
         state = brake.evaluate(live(), dry_run=True, owner="skewed-host/1/sweep")
 
     assert state.engaged is trips
+
+
+@pytest.mark.parametrize("skew_hours", [-1, 1])
+def test_a_drive_s_age_is_the_database_s_judgement(skew_hours: int) -> None:
+    with skewed(skew_hours):
+        claimed_drive()
+
+    (drive,) = sweep_health().drives
+
+    assert abs(drive.age) <= 2  # type: ignore[attr-defined]
