@@ -97,7 +97,8 @@ class TernadminCollector(Collector):
     def _drives(self) -> Iterator[Metric]:
         drives = GaugeMetricFamily(
             "ternadmin_drives",
-            "Recovery drives in the history, by trigger and outcome.",
+            "Recovery drives by trigger and outcome: every unfinished one, and those that ended "
+            "within TERNADMIN_SWEEP_HISTORY_DAYS.",
             labels=["trigger", "outcome"],
         )
         rows = Drive.objects.values("trigger", "outcome").annotate(n=Count("id")).order_by()
