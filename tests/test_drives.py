@@ -16,7 +16,7 @@ from applies.claims import claim_apply
 from applies.dbclock import AgeSeconds, PreciseNow, SecondsUntil
 from applies.drives import record_drive
 from applies.drives.foreground import run_foreground
-from applies.drives.heartbeats import Leases, beat, running_leases
+from applies.drives.heartbeats import Leases, beat, loop_leases, running_leases
 from applies.drives.schedule import Settled, confirm_hold, settle, take_due, taken_over
 from applies.drives.step import backoff, step_once
 from applies.engines import Drivers
@@ -31,7 +31,7 @@ from applies.engines.base import (
     run_now,
 )
 from applies.leases import Lease
-from applies.models import Apply, ApplyLog, ApplyOperation, Drive
+from applies.models import Apply, ApplyLog, ApplyOperation, Drive, DriveLoop
 from applies.states import ApplyState
 from tests.claim_fixtures import operation_of, reload
 from tests.drive_fixtures import (
@@ -370,6 +370,28 @@ def test_the_heartbeat_refreshes_the_operation_row_a_drive_holds() -> None:
     ApplyOperation.objects.using("schemabot").filter(pk=operation.pk).update(lease_token="peer")
     assert beat(running_leases()) == [drive.pk]
     assert "operation" in drive_row(drive).message
+
+
+def test_each_live_loop_beats_its_share_and_the_share_of_a_quiet_loop(settings: Any) -> None:
+    settings.TERNADMIN_DRIVE_MODE = "loops"
+    settings.TERNADMIN_DRIVE_LOOPS = 3
+    settings.TERNADMIN_HEARTBEAT_SECONDS = 10  # a loop proves itself alive for 30 s at a time
+    drives = {d.pk for d in (claimed_drive() for _ in range(9))}
+    for slot in range(3):  # each renewed its slot a moment ago
+        DriveLoop.objects.create(slot=slot, generation=1, holder=f"loop-{slot}#1")
+    DriveLoop.objects.update(alive_until=PreciseNow(29))
+
+    def beaten(slot: int) -> set[int]:
+        return {leases.drive_id for leases in loop_leases(slot)}
+
+    shares = [beaten(slot) for slot in range(3)]
+    assert shares == [{pk for pk in drives if pk % 3 == slot} for slot in range(3)]
+    assert all(shares)  # each apply is beaten by one loop per interval, not by every loop
+
+    DriveLoop.objects.filter(slot=2).update(alive_until=PreciseNow(14))  # silent for 16 s
+    assert beaten(0) == shares[0] | shares[2] and beaten(1) == shares[1] | shares[2]
+    DriveLoop.objects.filter(slot=1).update(holder="", alive_until=PreciseNow(300))  # handed over
+    assert beaten(0) == drives  # the last live loop beats every drive
 
 
 def test_the_heartbeat_is_one_statement_per_table_however_many_drives(

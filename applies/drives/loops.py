@@ -11,10 +11,10 @@ pace the steps.
 
 While it runs, its heartbeat (``LoopHeartbeat``) beats every ``TERNADMIN_HEARTBEAT_SECONDS`` on
 two threads: one proves the slot alive and renews the hold of the step running now, the other
-heartbeats the drives' leases (``heartbeats.beat``) and re-enqueues any slot whose loop died. A
-loop also stops early, after the step at hand, when its slot moved on without it, when a
-heartbeat thread is gone, when its worker is asked to stop (SIGINT or SIGTERM) or when its
-cluster's sentinel is gone.
+heartbeats its share of the drives' leases (``heartbeats.beat``) and re-enqueues any slot whose
+loop died. A loop also stops early, after the step at hand, when its slot moved on without it,
+when a heartbeat thread is gone, when its worker is asked to stop (SIGINT or SIGTERM) or when
+its cluster's sentinel is gone.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class LoopHeartbeat:
         beats: dict[str, Jobs] = {
             "hold": (("slot", self._renew_slot), ("hold", self._renew_hold)),
             "leases": (
-                ("drives", lambda: heartbeats.beat(heartbeats.running_leases())),
+                ("drives", lambda: heartbeats.beat(heartbeats.loop_leases(loop.slot))),
                 ("siblings", slots.start_loops),
             ),
         }
@@ -218,6 +218,10 @@ class LoopHeartbeat:
 
     def _renew_slot(self) -> None:
         loop = self.loop
+        if not self.alive:
+            # The lease thread is gone: let the slot look dead, so that the other loops beat
+            # its share of the drives while the step at hand finishes.
+            return
         if not slots.renew(loop.slot, loop.generation, loop.holder, loop.steps):
             loop.halt("its slot moved on to another generation")
 
