@@ -5,21 +5,22 @@ of the active ones (of the engines ternadmin drives), are stale at the same time
 almost never the applies: a database failover, a clock jump, a bad deploy of the drivers.
 Reclaiming them all would start hundreds of drives against production at once. The sweep then
 claims nothing and says why, until an operator releases the brake; after a release it does not
-trip again for ``TERNADMIN_BRAKE_COOLDOWN_SECONDS``, so the released backlog can drain.
+trip again for ``TERNADMIN_BRAKE_COOLDOWN_SECONDS``, so the released backlog can drain. The
+cooldown is the database's clock, like staleness: a sweep on a host whose clock is off by an
+hour must neither cut it short nor stretch it.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from applies.classify import Classification, Verdict
 from applies.clauses import Clause
+from applies.dbclock import PreciseNow
 from applies.engines import drives_engine
 from applies.lines import current_line
 from applies.models import Brake
@@ -86,19 +87,17 @@ def evaluate(classified: list[Classification], *, dry_run: bool, owner: str) -> 
 
 
 def _cooling_down(brake: Brake) -> bool:
-    if brake.changed_at is None or brake.engaged:
+    if brake.engaged:
         return False
-    cooldown = timedelta(seconds=settings.TERNADMIN_BRAKE_COOLDOWN_SECONDS)
-    return timezone.now() - brake.changed_at < cooldown
+    cooldown = settings.TERNADMIN_BRAKE_COOLDOWN_SECONDS
+    return Brake.objects.filter(pk=brake.pk, changed_at__gt=PreciseNow(-cooldown)).exists()
 
 
 def engage(reason: str, *, by: str) -> None:
     with transaction.atomic():
         brake = Brake.objects.select_for_update().get_or_create(pk=BRAKE_ID)[0]
         if not brake.engaged:
-            brake.engaged, brake.reason = True, reason
-            brake.changed_at, brake.changed_by = timezone.now(), by
-            brake.save()
+            _change(brake, engaged=True, reason=reason, by=by)
 
 
 def release(*, by: str) -> bool:
@@ -107,7 +106,12 @@ def release(*, by: str) -> bool:
         brake = Brake.objects.select_for_update().get_or_create(pk=BRAKE_ID)[0]
         if not brake.engaged:
             return False
-        brake.engaged, brake.reason = False, f"released by {by}"
-        brake.changed_at, brake.changed_by = timezone.now(), by
-        brake.save()
+        _change(brake, engaged=False, reason=f"released by {by}", by=by)
     return True
+
+
+def _change(brake: Brake, *, engaged: bool, reason: str, by: str) -> None:
+    """Engage or release, stamped with the database's clock (the cooldown is measured by it)."""
+    Brake.objects.filter(pk=brake.pk).update(
+        engaged=engaged, reason=reason, changed_at=PreciseNow(), changed_by=by
+    )

@@ -1,8 +1,9 @@
 """The database's clock, as SQL expressions.
 
 Staleness is always judged by the server that stores the heartbeat (``NOW()``), never by the
-application host: a skewed app clock must not change which applies look dead. Both expressions
-have whole-second precision, like SchemaBot's DATETIME columns.
+application host: a skewed app clock must not change which applies look dead. ``DbNow`` and
+``SecondsAgo`` have whole-second precision, like SchemaBot's DATETIME columns; ``PreciseNow``
+and ``SecondsUntil`` are sub-second, for ternadmin's own schedules.
 """
 
 from __future__ import annotations
@@ -62,9 +63,7 @@ class SecondsAgo(_ClockExpression):
     """``NOW() - INTERVAL n SECOND`` on the database."""
 
     def __init__(self, seconds: int) -> None:
-        if seconds < 0:
-            raise ValueError("seconds must not be negative")
-        self.seconds = int(seconds)
+        self.seconds = int(seconds)  # a negative one is refused by ``seconds_ago_sql``
         super().__init__()
 
     def clock_sql(self, vendor: str) -> str:
@@ -135,9 +134,8 @@ class AgeSeconds(_ColumnAgainstNow):
 def database_now(using: str) -> datetime:
     """Read the current time from the database named ``using`` (an aware UTC datetime)."""
     connection = connections[using]
-    sql = "SELECT datetime('now')" if connection.vendor == "sqlite" else "SELECT NOW()"
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(f"SELECT {now_sql(connection.vendor)}")
         value = cursor.fetchone()[0]
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

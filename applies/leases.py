@@ -83,34 +83,30 @@ def guarded_update(
         check_lease(lease)  # raises when the token is gone
 
 
-def heartbeat(lease: Lease) -> None:
-    """Refresh the row's heartbeat by the database clock; ``LeaseLost`` if no longer ours."""
-    guarded_update(lease, {}, heartbeat=True)
-
-
 # Rows per heartbeat statement: a few hundred (id, token) pairs keep one statement short.
 HEARTBEAT_CHUNK = 500
 
 
-def heartbeat_many(table: LeasedTable, leases: Sequence[tuple[int, str]]) -> set[int]:
+def heartbeat_many(table: LeasedTable, leases: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
     """Refresh the heartbeat of every ``(row id, token)`` at once, by the database clock, and
-    return the ids whose row no longer carries that token (those leases are lost).
+    return the pairs whose row no longer carries that token (those leases are lost).
 
     One ``UPDATE … WHERE id IN (…) AND (id, lease_token) IN (…)`` per few hundred rows, however
     many applies are in flight: the pairs make it the same guard as a single heartbeat, and the
     ``id IN`` list keeps it on the primary key everywhere (MariaDB range-scans the key for the
-    pairs alone; SQLite would scan the table). Fewer matched rows than pairs: the ids still
-    carrying their token are read back to tell which were lost.
+    pairs alone; SQLite would scan the table). Fewer matched rows than pairs: the pairs still
+    held are read back to tell which were lost. Lost is a pair, never a bare id: two drives of
+    one apply (an old claim's and the new one's) differ only by their token.
     """
-    lost: set[int] = set()
+    lost: set[tuple[int, str]] = set()
     pairs = [(int(row_id), token) for row_id, token in leases if row_id > 0 and token]
-    lost.update(int(row_id) for row_id, token in leases if row_id > 0 and not token)
+    lost.update((int(row_id), token) for row_id, token in leases if row_id > 0 and not token)
     for start in range(0, len(pairs), HEARTBEAT_CHUNK):
         lost |= _heartbeat_chunk(table, pairs[start : start + HEARTBEAT_CHUNK])
     return lost
 
 
-def _heartbeat_chunk(table: LeasedTable, pairs: list[tuple[int, str]]) -> set[int]:
+def _heartbeat_chunk(table: LeasedTable, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
     ids = ", ".join(["%s"] * len(pairs))
     tuples = ", ".join(["(%s, %s)"] * len(pairs))
     where = f"id IN ({ids}) AND (id, lease_token) IN ({tuples})"
@@ -121,5 +117,5 @@ def _heartbeat_chunk(table: LeasedTable, pairs: list[tuple[int, str]]) -> set[in
     )
     if matched >= len(pairs):
         return set()
-    held = {int(row[0]) for row in db.fetchall(f"SELECT id FROM {table} WHERE {where}", params)}
-    return {row_id for row_id, _ in pairs} - held
+    held = db.fetchall(f"SELECT id, lease_token FROM {table} WHERE {where}", params)
+    return set(pairs) - {(int(row_id), str(token)) for row_id, token in held}

@@ -97,7 +97,8 @@ class TernadminCollector(Collector):
     def _drives(self) -> Iterator[Metric]:
         drives = GaugeMetricFamily(
             "ternadmin_drives",
-            "Recovery drives in the history, by trigger and outcome.",
+            "Recovery drives by trigger and outcome: every unfinished one, and those that ended "
+            "within TERNADMIN_SWEEP_HISTORY_DAYS.",
             labels=["trigger", "outcome"],
         )
         rows = Drive.objects.values("trigger", "outcome").annotate(n=Count("id")).order_by()
@@ -130,7 +131,8 @@ class TernadminCollector(Collector):
         oldest = GaugeMetricFamily(
             "ternadmin_driven_oldest_heartbeat_seconds",
             "The oldest heartbeat, by the database clock, among the applies the drive loops "
-            "hold; it should stay below TERNADMIN_HEARTBEAT_SECONDS plus a poll.",
+            "hold; it should stay near TERNADMIN_HEARTBEAT_SECONDS (heartbeats do not wait for "
+            "steps), far below TERNADMIN_STALE_AFTER_SECONDS.",
         )
         age = oldest_heartbeat(leases) if leases else None
         oldest.add_metric([], float(age) if age is not None else 0.0)

@@ -28,6 +28,7 @@ from applies import brake
 from applies.claims import ApplyClaim, find_next_apply_claim
 from applies.classify import Classification, Verdict, live
 from applies.drives import launch_drive
+from applies.drives.records import prune_ended
 from applies.drives.slots import start_loops
 from applies.engines import driven_engines
 from applies.expiry import expire_retryable
@@ -223,7 +224,11 @@ def _record(report: SweepReport, started: Any) -> None:
             duration_s=report.duration_s,
             report={**report.summary(), "by_clause": report.by_clause()},
         )
-        cutoff = timezone.now() - timedelta(days=settings.TERNADMIN_SWEEP_HISTORY_DAYS)
-        SweepRun.objects.filter(started_at__lt=cutoff).delete()
     except Exception:
         logger.exception("could not record the sweep pass")
+    try:
+        days = settings.TERNADMIN_SWEEP_HISTORY_DAYS
+        SweepRun.objects.filter(started_at__lt=timezone.now() - timedelta(days=days)).delete()
+        prune_ended(days)
+    except Exception:
+        logger.exception("could not prune the sweep and drive history")

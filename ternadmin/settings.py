@@ -351,7 +351,8 @@ WHITENOISE_AUTOREFRESH = DEMO_MODE
 # --- Scheduler (django-q2) ---------------------------------------------------------------------
 # The ORM broker on ``default`` by default; TERNADMIN_REDIS_URL switches to Redis for several
 # nodes (all on one broker and one ternadmin database). A sweep pass is short; a drive loop
-# hands over at half the timeout, so no task outlives it, and timeout < retry holds.
+# hands over at half the timeout, so no task outlives it. The timeout must stay below retry,
+# or django-q2 redelivers a task still running: nothing here enforces it, `check` warns (W011).
 _redis_url = config.env_redis_url(ENV, "TERNADMIN_REDIS_URL")
 Q_CLUSTER: dict[str, object] = {
     "name": config.env_str(ENV, "TERNADMIN_Q_NAME", "ternadmin"),

@@ -10,12 +10,13 @@ from typing import Any
 from applies.claims import claim_apply
 from applies.drives import record_drive
 from applies.engines import Drivers
-from applies.engines.base import Driver, Next
+from applies.engines.base import Driver, Fence, Next
 from applies.leases import Lease
 from applies.models import Drive
 from tests.claim_fixtures import make_apply
 
 Script = Callable[[int, Lease], Next]  # (apply id, lease) -> what the step says
+_running = threading.local()  # the fence of the step running on this thread
 
 
 def claimed_drive(state: str = "running", *, on_loops: bool = True, **fields: Any) -> Drive:
@@ -33,8 +34,9 @@ class ScriptedDriver:
     script: Script
     steps: list[tuple[int, str]]  # shared log of (apply id, token) per step
 
-    def step(self, lease: Lease) -> Next:
+    def step(self, lease: Lease, *, still_mine: Fence) -> Next:
         self.steps.append((self.apply_id, lease.token))
+        _running.fence = still_mine
         return self.script(self.apply_id, lease)
 
     def close(self) -> None:
@@ -57,6 +59,13 @@ class ScriptedFactory:
 
     def drivers(self) -> Drivers:
         return Drivers({"planetscale": self})
+
+
+def still_mine() -> bool:
+    """Asked by a script: whether the step it runs (on this thread) still holds its drive, as
+    a real driver asks before an engine call that creates something."""
+    fence: Fence = _running.fence
+    return fence()
 
 
 def sequence(*outcomes: Next) -> Script:

@@ -12,7 +12,7 @@ from applies import claims, operation_claims, states
 from applies.classify import classify
 from applies.clauses import Clause
 from applies.dbclock import SecondsAgo
-from applies.leases import LeaseLost, check_lease, guarded_update, heartbeat
+from applies.leases import LeaseLost, check_lease, guarded_update, heartbeat_many
 from applies.lines import Line
 from applies.models import Apply, ApplyControlRequest, ApplyOperation
 from applies.states import ApplyState
@@ -330,15 +330,15 @@ def test_heartbeat_and_guarded_writes_need_the_current_token() -> None:
     make_apply(A.RUNNING)
     first = claims.find_next_apply_claim(OWNER)
     assert first is not None
-    heartbeat(first.lease)
+    mine = (first.lease.row_id, first.lease.token)
+    assert heartbeat_many("applies", [mine]) == set()
     check_lease(first.lease)
     set_heartbeat_age(first.apply, STALE)
 
     second = claims.find_next_apply_claim("other-host/2/driver-1")  # the first driver died
 
     assert second is not None and second.lease.token != first.lease.token
-    with pytest.raises(LeaseLost):
-        heartbeat(first.lease)
+    assert heartbeat_many("applies", [mine]) == {mine}  # lost: nothing refreshed
     with pytest.raises(LeaseLost):
         guarded_update(first.lease, {"state": A.FAILED, "error_message": "stale driver"})
     row = reload(first.apply)

@@ -14,7 +14,7 @@ import pytest
 
 from applies import claims
 from applies.dbclock import SecondsAgo
-from applies.leases import LeaseLost, heartbeat
+from applies.leases import heartbeat_many
 from applies.models import Apply, Lock, Plan
 from applies.states import ApplyState
 from tests.claim_fixtures import make_apply, reload
@@ -133,11 +133,12 @@ def test_a_live_driver_keeps_its_apply_and_a_dead_one_loses_it(
     apply = make_apply(ApplyState.VALIDATING_BRANCH)
     driver = claims.find_next_apply_claim("driver/1")
     assert driver is not None
+    held = (driver.lease.row_id, driver.lease.token)
     stop = threading.Event()
 
     def keep_heartbeating() -> None:
         while not stop.is_set():
-            heartbeat(driver.lease)
+            heartbeat_many("applies", [held])
             stop.wait(0.5)
 
     beating = threading.Thread(target=keep_heartbeating)
@@ -168,7 +169,6 @@ def test_a_live_driver_keeps_its_apply_and_a_dead_one_loses_it(
     )  # fmt: skip
     taken = results([thief])[0]["claimed"]
     assert [apply_id for apply_id, _ in taken] == [apply.pk]
-    with pytest.raises(LeaseLost):
-        heartbeat(driver.lease)
+    assert heartbeat_many("applies", [held]) == {held}  # lost
     row = reload(apply)
     assert (row.lease_owner, row.lease_token) == ("thief", taken[0][1])

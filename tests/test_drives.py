@@ -16,15 +16,32 @@ from applies.claims import claim_apply
 from applies.dbclock import AgeSeconds, PreciseNow, SecondsUntil
 from applies.drives import record_drive
 from applies.drives.foreground import run_foreground
-from applies.drives.heartbeats import Leases, beat, running_leases
-from applies.drives.schedule import Settled, settle, take_due
+from applies.drives.heartbeats import Leases, beat, loop_leases, running_leases
+from applies.drives.schedule import Settled, confirm_hold, settle, take_due, taken_over
 from applies.drives.step import backoff, step_once
 from applies.engines import Drivers
-from applies.engines.base import failed, finished, handed_back, lease_lost, poll_after, run_now
-from applies.models import Apply, ApplyLog, ApplyOperation, Drive
+from applies.engines.base import (
+    Next,
+    StepSuperseded,
+    failed,
+    finished,
+    handed_back,
+    lease_lost,
+    poll_after,
+    run_now,
+)
+from applies.leases import Lease
+from applies.models import Apply, ApplyLog, ApplyOperation, Drive, DriveLoop
 from applies.states import ApplyState
 from tests.claim_fixtures import operation_of, reload
-from tests.drive_fixtures import ScriptedFactory, claimed_drive, drive_row, raising, sequence
+from tests.drive_fixtures import (
+    ScriptedFactory,
+    claimed_drive,
+    drive_row,
+    raising,
+    sequence,
+    still_mine,
+)
 from tests.factories import set_heartbeat_age
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
@@ -80,11 +97,88 @@ def test_a_step_whose_hold_lapsed_is_taken_again_and_the_late_step_writes_nothin
     live = take_due("loop-live")
 
     assert live is not None and live.step == dead.step + 1
+    # The dead step never reported: the take that found its hold lapsed counts it as a step
+    # error. Counting nothing would let a step that kills its worker every time (a timeout, an
+    # out-of-memory kill) be taken again forever, its apply kept fresh by the heartbeats.
+    assert live.drive.consecutive_errors == 1
+    assert live.lapsed == "step 1's worker died or hung (its hold by loop-dead lapsed)"
+    assert live.drive.last_error == live.lapsed
     assert not settle(dead, Settled(30.0))  # the late step: nothing written
     assert drive_row(drive).held_by == "loop-live"
     step_once(live, ScriptedFactory(sequence(poll_after(30))).drivers())
     row = drive_row(drive)
+    # The step ran again and went well: a good step resets the count.
     assert (row.held_by, row.steps, row.consecutive_errors) == ("", 2, 0)
+    timeline = ApplyLog.objects.using("schemabot").filter(apply_id=drive.apply_id, level="warn")
+    assert [log.message for log in timeline] == [
+        f"ternadmin drive {drive.pk}: {live.lapsed} (1 in a row); running it again"
+    ]
+
+
+def test_a_step_that_kills_its_worker_every_time_ends_the_drive_at_the_error_limit(
+    settings: Any,
+) -> None:
+    settings.TERNADMIN_DRIVE_MAX_ERRORS = 2
+    drive = claimed_drive()
+    factory = ScriptedFactory(sequence(poll_after(30)))
+    taken = take_due("loop-1")
+    for holder in ("loop-2", "loop-3"):  # each worker dies mid-step: nothing is ever settled
+        Drive.objects.filter(pk=drive.pk).update(held_until=PreciseNow(-1))
+        taken = take_due(holder)
+    assert taken is not None and (taken.step, taken.drive.consecutive_errors) == (3, 2)
+
+    step_once(taken, factory.drivers())
+
+    assert factory.steps == []  # the step that killed two workers is not run a third time
+    row = drive_row(drive)
+    assert (row.outcome, row.consecutive_errors, row.held_by) == (Outcome.ERROR, 2, "")
+    assert row.message == (
+        "gave up after 2 consecutive step errors; the last: "
+        "step 2's worker died or hung (its hold by loop-2 lapsed)"
+    )
+    assert take_due("loop-x") is None and running_leases() == []  # no longer heartbeated
+    gave_up = ApplyLog.objects.using("schemabot").get(apply_id=drive.apply_id, level="error")
+    assert "can be claimed again once its heartbeat is stale" in gave_up.message
+
+
+def test_a_step_holds_its_drive_until_its_hold_lapses_or_another_runner_takes_it() -> None:
+    drive = claimed_drive()
+    first = take_due("loop-a")
+    assert first is not None
+    Drive.objects.filter(pk=drive.pk).update(held_until=PreciseNow(1))
+
+    assert confirm_hold(first)  # and pushes the hold on
+    assert Drive.objects.filter(pk=drive.pk, held_until__gt=PreciseNow(20)).exists()
+    Drive.objects.filter(pk=drive.pk).update(held_until=PreciseNow(-1))  # renewals stalled
+    assert not confirm_hold(first)  # lapsed: a loop may take it at any moment
+    second = take_due("loop-b")
+    assert second is not None and confirm_hold(second)
+    assert not confirm_hold(first) and taken_over(first) and not taken_over(second)
+
+
+def test_a_step_taken_over_mid_step_issues_nothing_more_and_writes_nothing() -> None:
+    drive = claimed_drive()
+    issued: list[int] = []
+
+    def script(apply_id: int, lease: Lease) -> Next:
+        # This step stalls past its hold, and another loop takes the drive over meanwhile.
+        Drive.objects.filter(pk=drive.pk).update(held_until=PreciseNow(-1))
+        assert take_due("loop-b") is not None
+        if not still_mine():
+            raise StepSuperseded("deploy not issued: the step no longer holds its drive")
+        issued.append(apply_id)
+        return poll_after(30)
+
+    factory = ScriptedFactory(script)
+    first = take_due("loop-a")
+    assert first is not None
+
+    step_once(first, factory.drivers())
+
+    assert issued == []
+    row = drive_row(drive)
+    assert (row.held_by, row.steps, row.outcome) == ("loop-b", 2, Outcome.RUNNING)
+    assert row.consecutive_errors == 1  # the overrun hold, counted by the take; nothing more
 
 
 def test_a_duplicate_of_a_step_does_nothing() -> None:
@@ -242,6 +336,25 @@ def test_one_heartbeat_refreshes_every_running_drive_and_ends_those_whose_lease_
     assert ages[taken_from.apply_id] >= 299  # nor one whose lease is gone
 
 
+def test_of_two_drives_of_one_apply_the_one_whose_token_was_rotated_is_lost() -> None:
+    old = claimed_drive(A.CREATING_DEPLOY_REQUEST)
+    set_heartbeat_age(reload(Apply(pk=old.apply_id)), 300)
+    claim = claim_apply(old.apply_id, "node-u/2/sweep", engines=["planetscale"])
+    assert claim is not None
+    new = record_drive(claim, trigger="test", on_loops=True)
+    # Both still running, as a heartbeat that read the drives before the new claim sees them.
+    Drive.objects.filter(pk=old.pk).update(outcome=Outcome.RUNNING, finished_at=None)
+    set_heartbeat_age(reload(Apply(pk=old.apply_id)), 300)
+
+    lost = beat([Leases.of(old), Leases.of(new)])
+
+    assert lost == [old.pk]
+    assert drive_row(old).outcome == Outcome.LEASE_LOST
+    assert drive_row(new).outcome == Outcome.RUNNING
+    apply = Apply.objects.using("schemabot").annotate(age=AgeSeconds("updated_at"))
+    assert apply.get(pk=old.apply_id).age <= 2  # the new token's heartbeat went through
+
+
 def test_the_heartbeat_refreshes_the_operation_row_a_drive_holds() -> None:
     drive = claimed_drive()
     operation = ApplyOperation.objects.using("schemabot").get(apply_id=drive.apply_id)
@@ -257,6 +370,28 @@ def test_the_heartbeat_refreshes_the_operation_row_a_drive_holds() -> None:
     ApplyOperation.objects.using("schemabot").filter(pk=operation.pk).update(lease_token="peer")
     assert beat(running_leases()) == [drive.pk]
     assert "operation" in drive_row(drive).message
+
+
+def test_each_live_loop_beats_its_share_and_the_share_of_a_quiet_loop(settings: Any) -> None:
+    settings.TERNADMIN_DRIVE_MODE = "loops"
+    settings.TERNADMIN_DRIVE_LOOPS = 3
+    settings.TERNADMIN_HEARTBEAT_SECONDS = 10  # a loop proves itself alive for 30 s at a time
+    drives = {d.pk for d in (claimed_drive() for _ in range(9))}
+    for slot in range(3):  # each renewed its slot a moment ago
+        DriveLoop.objects.create(slot=slot, generation=1, holder=f"loop-{slot}#1")
+    DriveLoop.objects.update(alive_until=PreciseNow(29))
+
+    def beaten(slot: int) -> set[int]:
+        return {leases.drive_id for leases in loop_leases(slot)}
+
+    shares = [beaten(slot) for slot in range(3)]
+    assert shares == [{pk for pk in drives if pk % 3 == slot} for slot in range(3)]
+    assert all(shares)  # each apply is beaten by one loop per interval, not by every loop
+
+    DriveLoop.objects.filter(slot=2).update(alive_until=PreciseNow(14))  # silent for 16 s
+    assert beaten(0) == shares[0] | shares[2] and beaten(1) == shares[1] | shares[2]
+    DriveLoop.objects.filter(slot=1).update(holder="", alive_until=PreciseNow(300))  # handed over
+    assert beaten(0) == drives  # the last live loop beats every drive
 
 
 def test_the_heartbeat_is_one_statement_per_table_however_many_drives(

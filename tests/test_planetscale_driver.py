@@ -26,7 +26,7 @@ from applies.demo.fresh import (
     FreshPlan,
     create_fresh_apply,
 )
-from applies.engines.base import Next, Then
+from applies.engines.base import Next, StepSuperseded, Then
 from applies.engines.planetscale.transport import Transport
 from applies.leases import Lease
 from applies.models import Apply, ApplyControlRequest, ApplyLog, ApplyOperation, Task
@@ -61,11 +61,12 @@ def with_metadata(apply: Apply, metadata: dict[str, Any] | None) -> None:
     )
 
 
-def step(apply: Apply, lease: Lease, api: FakeAPI) -> Next:
+def step(apply: Apply, lease: Lease, api: FakeAPI, *, mine: bool = True) -> Next:
+    """One step; ``mine=False``: the step no longer holds its drive (taken over meanwhile)."""
     transport = Transport(config(), sleep=Recorder(), http=httpx.MockTransport(api.handle))
     driver = PlanetScaleDriver(apply.pk, config(), transport=transport)
     try:
-        return driver.step(lease)
+        return driver.step(lease, still_mine=lambda: mine)
     finally:
         driver.close()
 
@@ -477,3 +478,51 @@ def test_a_request_that_turns_out_instant_eligible_is_recorded_so_on_the_next_po
 
     assert step(apply, lease, api).then == Then.POLL
     assert ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata["is_instant"]
+
+
+def _ready_to_create_the_branch() -> tuple[Apply, FakeAPI]:
+    apply, lease = claimed()
+    step(apply, lease, FakeAPI())  # persists the branch name
+    metadata = ApplyOperation.objects.using(DB).get(apply=apply).engine_resume_metadata
+    api = FakeAPI()
+    api.route("GET", f"branches/{metadata['branch_name']}", 404)
+    api.route("GET", "branches/main", branch_body("main"))  # the database answers
+    api.route("POST", "branches", branch_body(metadata["branch_name"], ready=False))
+    return apply, api
+
+
+def _ready_to_open_the_deploy_request() -> tuple[Apply, FakeAPI]:
+    apply, _ = started(A.CREATING_DEPLOY_REQUEST)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 0})
+    api = FakeAPI()
+    api.route("GET", "branches/schemabot-x", branch_body("schemabot-x"))
+    api.route("GET", "deploy-requests", {"data": []})
+    api.route("POST", "deploy-requests", deploy_request_body(5, "pending", branch="schemabot-x"))
+    return apply, api
+
+
+def _ready_to_deploy() -> tuple[Apply, FakeAPI]:
+    apply, _ = started(A.VALIDATING_DEPLOY_REQUEST)
+    with_metadata(apply, {"branch_name": "schemabot-x", "deploy_request_id": 4})
+    api = FakeAPI()
+    api.route("GET", "deploy-requests/4", deploy_request_body(4, "ready", branch="schemabot-x"))
+    api.route("POST", "deploy-requests/4/deploy", deploy_request_body(4, "queued"))
+    return apply, api
+
+
+@pytest.mark.parametrize(
+    "ready", [_ready_to_create_the_branch, _ready_to_open_the_deploy_request, _ready_to_deploy]
+)
+def test_a_step_that_no_longer_holds_its_drive_creates_nothing(ready: Any) -> None:
+    apply, api = ready()
+    lease = Lease("applies", apply.pk, Apply.objects.using(DB).get(pk=apply.pk).lease_token, "x")
+    before = state(apply)
+
+    with pytest.raises(StepSuperseded, match="no longer holds its drive"):
+        step(apply, lease, api, mine=False)
+
+    assert all(request.method == "GET" for request in api.requests)
+    assert state(apply) == before
+    # The same step still holding its drive does issue it.
+    step(apply, lease, api)
+    assert [r.method for r in api.requests].count("POST") == 1

@@ -16,6 +16,7 @@ from django_q.models import Schedule
 from applies import brake
 from applies.checks import check_sweep
 from applies.classify import classify
+from applies.dbclock import PreciseNow
 from applies.drives.schedule import take_foreground
 from applies.lines import Line
 from applies.models import Apply, Drive, SweepRun
@@ -23,6 +24,7 @@ from applies.schedules import SWEEP_SCHEDULE, ensure_schedules
 from applies.states import SETUP_PHASE_STATES, ApplyState
 from applies.sweep import run_sweep
 from tests.claim_fixtures import FRESH, STALE, make_apply, reload, request, rollout
+from tests.drive_fixtures import claimed_drive
 from tests.factories import set_heartbeat_age
 
 pytestmark = pytest.mark.django_db(databases=["default", "schemabot"])
@@ -111,6 +113,32 @@ def test_the_brake_trips_on_mass_staleness_and_releases_on_request() -> None:
     released = run_sweep(owner=OWNER, limit=100)
 
     assert len(released.claimed) == 50 and not released.brake["engaged"]
+
+
+def test_a_pass_prunes_the_drives_that_ended_before_the_history_it_keeps(settings: Any) -> None:
+    settings.TERNADMIN_SWEEP_HISTORY_DAYS = 14
+    cases = {  # name: (started, finished) days ago; finished None: still running
+        "ended long ago": (20, 15),
+        "ran long, ended lately": (20, 1),
+        "still running": (20, None),
+        "ended lately": (1, 1),
+    }
+    drives: dict[str, Drive] = {}
+    for name, (started, finished) in cases.items():
+        drives[name] = claimed_drive()
+        rows = Drive.objects.filter(pk=drives[name].pk)
+        rows.update(started_at=PreciseNow(-started * 86_400))
+        if finished is not None:
+            rows.update(outcome=Drive.Outcome.COMPLETED, finished_at=PreciseNow(-finished * 86_400))
+
+    run_sweep(owner=OWNER)
+
+    kept = set(Drive.objects.values_list("pk", flat=True))
+    assert {name for name, drive in drives.items() if drive.pk in kept} == {
+        "ran long, ended lately",
+        "still running",
+        "ended lately",
+    }
 
 
 def test_a_duplicate_delivery_of_a_drive_does_nothing() -> None:

@@ -9,11 +9,12 @@ kill it; it then hands its slot to the next generation and enqueues it (``slots.
 django-q2's own scheduler only looks every 30 s or so, which is why loops, not delayed tasks,
 pace the steps.
 
-While it runs, a heartbeat thread (``LoopHeartbeat``) beats every ``TERNADMIN_HEARTBEAT_SECONDS``:
-it proves the slot alive, renews the hold of the step running now, heartbeats every running
-drive's leases (``heartbeats.beat``) and re-enqueues any slot whose loop died. A loop also stops
-early, after the step at hand, when its slot moved on without it, when its worker is asked to
-stop (SIGINT or SIGTERM) or when its cluster's sentinel is gone.
+While it runs, its heartbeat (``LoopHeartbeat``) beats every ``TERNADMIN_HEARTBEAT_SECONDS`` on
+two threads: one proves the slot alive and renews the hold of the step running now, the other
+heartbeats its share of the drives' leases (``heartbeats.beat``) and re-enqueues any slot whose
+loop died. A loop also stops early, after the step at hand, when its slot moved on without it,
+when a heartbeat thread is gone, when its worker is asked to stop (SIGINT or SIGTERM) or when
+its cluster's sentinel is gone.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -31,13 +33,14 @@ from django.db import close_old_connections, connections
 
 from applies import db
 from applies.drives import heartbeats, slots
-from applies.drives.schedule import Taken, renew_hold, seconds_until_due, take_due
+from applies.drives.schedule import Taken, renew_hold, seconds_until_due, take_due, taken_over
 from applies.drives.step import step_once
 from applies.engines import Drivers
 from applies.owners import owner_id
 
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0  # a loop with nothing due looks again at least this often
+Jobs = tuple[tuple[str, Callable[[], object]], ...]  # what one heartbeat does, each named
 UNAVAILABLE_BACKOFF_CAP = 30.0
 
 
@@ -88,14 +91,18 @@ class Loop:
 
     def run(self, budget: float, drivers: Drivers) -> None:
         deadline = time.monotonic() + budget
-        with drivers, _StopSignals(self), LoopHeartbeat(self):
-            while not self._should_stop(deadline):
+        with drivers, _StopSignals(self), LoopHeartbeat(self) as heartbeat:
+            while not self._should_stop(deadline, heartbeat):
                 self._once(drivers)
         self.stopped_because = self.stopped_because or "budget"
 
-    def _should_stop(self, deadline: float) -> bool:
+    def _should_stop(self, deadline: float, heartbeat: LoopHeartbeat) -> bool:
         if os.getppid() != self._parent:
             self.halt("the cluster's sentinel is gone")
+        if not heartbeat.alive:
+            # Nothing renews the slot, the step hold or the leases any more: the next
+            # generation, enqueued by the hand-over, starts with a heartbeat of its own.
+            self.halt("its heartbeat thread died")
         if time.monotonic() >= deadline:
             return True
         return self.stop.is_set()
@@ -141,55 +148,99 @@ class Loop:
 
 
 class LoopHeartbeat:
-    """The loop's heartbeat thread (see the module docstring); beats at once, then every
-    ``TERNADMIN_HEARTBEAT_SECONDS``."""
+    """The loop's heartbeat: two threads, each beating at once and then every
+    ``TERNADMIN_HEARTBEAT_SECONDS``.
+
+    - ``hold``: proves the slot alive and renews the hold of the step running now, two one-row
+      updates on ternadmin's own database. Nothing else runs on this thread, so a lease beat
+      held up in SchemaBot's database (a row-lock wait, a slow server) cannot let the hold lapse
+      under a live step, which another loop would then take and run a second time.
+    - ``leases``: heartbeats the leases of the drives this loop beats (``heartbeats.beat``) and
+      re-enqueues any slot whose loop died.
+    """
 
     def __init__(self, loop: Loop) -> None:
         self.loop = loop
         self.interval = float(settings.TERNADMIN_HEARTBEAT_SECONDS)
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"drive-loop-{loop.slot}-beat")
+        self._lost: Taken | None = None  # the step last reported as taken over
+        beats: dict[str, Jobs] = {
+            "hold": (("slot", self._renew_slot), ("hold", self._renew_hold)),
+            "leases": (
+                ("drives", lambda: heartbeats.beat(heartbeats.loop_leases(loop.slot))),
+                ("siblings", slots.start_loops),
+            ),
+        }
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(name, jobs), name=f"drive-loop-{loop.slot}-{name}"
+            )
+            for name, jobs in beats.items()
+        ]
 
     def __enter__(self) -> LoopHeartbeat:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._done.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
-    def _run(self) -> None:
+    @property
+    def alive(self) -> bool:
+        return all(thread.is_alive() for thread in self._threads)
+
+    def _run(self, name: str, jobs: Jobs) -> None:
         try:
             while True:
-                self.beat()
+                self.beat(name, jobs)
                 if self._done.wait(self.interval):
                     return
+        except BaseException:
+            logger.exception("drive loop %s: its %s heartbeat thread died", self.loop.slot, name)
+            raise
         finally:
             connections.close_all()
 
-    def beat(self) -> None:
-        loop = self.loop
-        for what, job in (
-            ("slot", self._renew_slot),
-            ("hold", self._renew_hold),
-            ("drives", lambda: heartbeats.beat(heartbeats.running_leases())),
-            ("siblings", slots.start_loops),
-        ):
+    def beat(self, name: str, jobs: Jobs) -> None:
+        """One beat; never raises, so that no failure ends the thread while the loop steps on
+        with nothing renewed."""
+        every: Jobs = (*jobs, ("connections", close_old_connections))
+        for what, job in every:
             try:
                 job()
             except Exception as exc:  # the window decides; the next beat tries again
-                logger.warning("drive loop %s heartbeat (%s): %s", loop.slot, what, exc)
-        close_old_connections()
+                logger.warning(
+                    "drive loop %s %s heartbeat (%s): %s", self.loop.slot, name, what, exc
+                )
 
     def _renew_slot(self) -> None:
         loop = self.loop
+        if not self.alive:
+            # The lease thread is gone: let the slot look dead, so that the other loops beat
+            # its share of the drives while the step at hand finishes.
+            return
         if not slots.renew(loop.slot, loop.generation, loop.holder, loop.steps):
             loop.halt("its slot moved on to another generation")
 
     def _renew_hold(self) -> None:
         current = self.loop.current
-        if current is not None:
-            renew_hold(current)
+        if current is None or renew_hold(current) or current is self._lost:
+            return
+        if taken_over(current):  # not just settled or ended meanwhile
+            self._lost = current
+            drive = current.drive
+            logger.error(
+                "drive loop %s: drive %s (apply %s) step %s was taken over by another runner "
+                "while it still runs here (its hold lapsed: renewals stalled); it issues no "
+                "more engine calls and its outcome will not be written",
+                self.loop.slot,
+                drive.pk,
+                drive.apply_id,
+                current.step,
+            )
 
 
 class _StopSignals:

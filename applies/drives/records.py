@@ -1,10 +1,14 @@
-"""Recording a claimed apply's drive, and handing it to whatever runs drives.
+"""Recording a claimed apply's drive, handing it to whatever runs drives, and pruning ended ones.
 
 ``launch_drive`` follows ``TERNADMIN_DRIVE_MODE``: ``loops`` (the default) records the drive as
 due now and makes sure the drive loops run, so a drive costs a row, not a process; ``inline``
 runs it to its end in the claimer's process (tests, debugging); ``manual`` records it queued
 for ``manage.py drive <id>``. The claimer never waits for a drive on the loops: a sweep pass or
 a console request returns as soon as the row is written.
+
+Ended drives are history: ``prune_ended`` deletes those older than the sweep history keeps
+(``TERNADMIN_SWEEP_HISTORY_DAYS``), so the table, and what ``/metrics`` counts over it on every
+scrape, stays bounded. A drive still running or queued is kept however old it is.
 """
 
 from __future__ import annotations
@@ -66,6 +70,15 @@ def record_drive(
             drive=drive.pk,
         )
     return drive
+
+
+def prune_ended(days: int) -> int:
+    """Delete the drives that ended more than ``days`` days ago, by the database's clock; how
+    many. ``started_at`` bounds the scan by its index: a drive ends after it starts."""
+    cutoff = PreciseNow(-days * 86_400)
+    ended = Drive.objects.filter(started_at__lt=cutoff, finished_at__lt=cutoff)
+    deleted, _ = ended.exclude(outcome__in=(Outcome.RUNNING, Outcome.QUEUED)).delete()
+    return deleted
 
 
 def launch_drive(

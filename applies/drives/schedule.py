@@ -7,9 +7,18 @@ whatever their own clocks say.
 
 - ``take_due``: the most overdue drive that is due and not held is taken by moving its step
   sequence on (``steps + 1``) and writing the holder and a short hold. Two loops racing for one
-  row: one update matches, the other moves on to the next candidate.
-- The hold lasts ``HOLD_BEATS`` heartbeat intervals and the holder's heartbeat renews it, so a
-  live step is never taken twice, and a step whose worker died is taken again once it lapses.
+  row: one update matches, the other moves on to the next candidate. A row that still names a
+  holder was never settled: that step's worker died or hung (killed at django-q2's timeout, out
+  of memory, a segfault). The same update counts it as a step error, so a step that kills its
+  worker every time ends the drive at ``TERNADMIN_DRIVE_MAX_ERRORS`` like any failing step,
+  instead of being taken again forever while the heartbeats keep its apply from going stale.
+- The hold lasts ``HOLD_BEATS`` heartbeat intervals and the holder renews it (``renew_hold``,
+  from a heartbeat thread that does nothing else), so a step whose worker died is taken again
+  once it lapses. A live step whose renewals stalled longer than that is taken too, and would
+  then run twice under one lease, which no lease guard tells apart: ``confirm_hold`` is the
+  fence a step passes right before each engine call that creates or changes something. The
+  runner that took the drive over goes on; the first stops before its next engine write
+  (``taken_over`` tells which).
 - ``settle``: the step's outcome is written only while the row still names this holder and this
   step: a step that lost its hold, or a duplicate, writes nothing.
 """
@@ -37,6 +46,7 @@ class Taken:
 
     drive: Drive
     holder: str
+    lapsed: str = ""  # why the previous step never settled ("" when it did); counted already
 
     @property
     def step(self) -> int:
@@ -61,9 +71,15 @@ def _due() -> QuerySet[Drive]:
 
 def take_due(holder: str) -> Taken | None:
     """Take the most overdue due drive for one step, or None when nothing is due."""
-    candidates = _due().order_by("next_due_at", "pk").values_list("pk", "steps")
-    for pk, steps in candidates[:TAKE_CANDIDATES]:
-        taken = _take(_due().filter(pk=pk, steps=steps), pk, holder)
+    candidates = _due().order_by("next_due_at", "pk").values_list("pk", "steps", "held_by")
+    for pk, steps, held_by in candidates[:TAKE_CANDIDATES]:
+        rows = _due().filter(pk=pk, steps=steps, held_by=held_by)
+        if not held_by:
+            taken = _take(rows, pk, holder)
+        else:
+            lapsed = f"step {steps}'s worker died or hung (its hold by {held_by} lapsed)"
+            errors = {"consecutive_errors": F("consecutive_errors") + 1, "last_error": lapsed}
+            taken = _take(rows, pk, holder, lapsed=lapsed, **errors)
         if taken is not None:
             return taken
     return None
@@ -77,11 +93,13 @@ def take_foreground(drive_id: int, holder: str) -> Taken | None:
     return _take(rows, drive_id, holder, outcome=Outcome.RUNNING)
 
 
-def _take(rows: QuerySet[Drive], pk: int, holder: str, **extra: Any) -> Taken | None:
+def _take(
+    rows: QuerySet[Drive], pk: int, holder: str, *, lapsed: str = "", **extra: Any
+) -> Taken | None:
     updated = rows.update(
         held_by=holder, held_until=PreciseNow(hold_seconds()), steps=F("steps") + 1, **extra
     )
-    return Taken(Drive.objects.get(pk=pk), holder) if updated else None
+    return Taken(Drive.objects.get(pk=pk), holder, lapsed) if updated else None
 
 
 def seconds_until_due() -> float | None:
@@ -107,6 +125,23 @@ def _mine(taken: Taken) -> QuerySet[Drive]:
 def renew_hold(taken: Taken) -> bool:
     """Push the hold of a step that is still running on; False when it is no longer ours."""
     return bool(_mine(taken).update(held_until=PreciseNow(hold_seconds())))
+
+
+def taken_over(taken: Taken) -> bool:
+    """Whether another runner has taken the drive since this step was taken."""
+    return Drive.objects.filter(pk=taken.drive.pk, steps__gt=taken.step).exists()
+
+
+def confirm_hold(taken: Taken) -> bool:
+    """Whether the step still holds its drive, pushing the hold on when it does: the fence a
+    step passes right before an engine call that creates or changes something. False once the
+    drive was taken by another runner or ended, and for a loop's step once its hold lapsed (a
+    loop may take it at any moment). A foreground drive is never taken by a loop, so only the
+    row moving on can end its hold."""
+    rows = _mine(taken)
+    if taken.drive.runner == Drive.Runner.LOOPS:
+        rows = rows.filter(held_until__gt=PreciseNow())
+    return bool(rows.update(held_until=PreciseNow(hold_seconds())))
 
 
 @dataclass(frozen=True)

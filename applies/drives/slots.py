@@ -118,6 +118,17 @@ def renew(slot: int, generation: int, holder: str, steps: int) -> bool:
     return bool(rows.update(alive_until=PreciseNow(alive_seconds()), steps=steps))
 
 
+def quiet_slots(within: float) -> set[int]:
+    """The configured slots whose loop has not proved alive within the last ``within`` seconds:
+    dead, stalled, between generations or never started."""
+    count = loop_count()
+    proved_since = PreciseNow(alive_seconds() - within)  # a renewal pushes alive_until this far
+    recent = DriveLoop.objects.filter(slot__lt=count, alive_until__gte=proved_since).exclude(
+        holder=""
+    )
+    return set(range(count)) - set(recent.values_list("slot", flat=True))
+
+
 def hand_over(slot: int, generation: int, holder: str, enqueue: Enqueue = enqueue_loop) -> bool:
     """Pass the slot to the next generation and enqueue it (False: it had moved on already, or
     the slot is no longer configured and is left to lapse)."""

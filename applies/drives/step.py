@@ -15,6 +15,9 @@ Errors, and what they cost the drive:
   unreachable through its retries), is a step error: the step runs again after a backoff,
   and ``TERNADMIN_DRIVE_MAX_ERRORS`` of them in a row end the drive as ``error``. The drive
   then stops being heartbeated, so the apply goes stale and is claimed again normally.
+- A step whose worker died or hung never reports anything: the take that finds its hold
+  lapsed has counted it already (``schedule.take_due``). The step runs again, unless that was
+  the last error allowed: then the drive ends here, without running it, as above.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import logging
 from django.conf import settings
 
 from applies import db
-from applies.drives.schedule import Settled, Taken, settle
+from applies.drives.schedule import Settled, Taken, confirm_hold, settle
 from applies.engines import Drivers
-from applies.engines.base import Next, Then
+from applies.engines.base import Fence, Next, StepSuperseded, Then
 from applies.leases import Lease
 from applies.models import Drive
 from applies.recovery.writer import DriveWriter
@@ -49,23 +52,35 @@ def apply_lease(drive: Drive) -> Lease:
 
 def step_once(taken: Taken, drivers: Drivers) -> Settled:
     """Run one step, record its outcome on the drive's row, and tell; returns the outcome."""
-    result = run_step(taken.drive, drivers)
+    drive = taken.drive
+    if taken.lapsed and drive.consecutive_errors >= settings.TERNADMIN_DRIVE_MAX_ERRORS:
+        result = _counted(drive.consecutive_errors, taken.lapsed)  # gives up
+    else:
+        if taken.lapsed:
+            _tell_lapsed(taken)
+        result = run_step(drive, drivers, lambda: confirm_hold(taken))
     written = settle(taken, result)
     tell(taken, result, written)
     return result
 
 
-def run_step(drive: Drive, drivers: Drivers) -> Settled:
-    """One step of ``drive``'s driver; never raises."""
+def run_step(drive: Drive, drivers: Drivers, still_mine: Fence) -> Settled:
+    """One step of ``drive``'s driver; never raises. ``still_mine``: whether the step still
+    holds the drive, asked before each engine call that creates or changes something."""
     try:
         driver = drivers.driver_for(drive.engine, drive.apply_id)
         if driver is None:
             message = f"no driver for engine {drive.engine or '(none)'}"
             return Settled(None, Outcome.ERROR, message=message, error=message)
         try:
-            outcome = driver.step(apply_lease(drive))
+            outcome = driver.step(apply_lease(drive), still_mine=still_mine)
         finally:
             driver.close()
+    except StepSuperseded as exc:
+        # Another runner holds the drive now (or it ended): it decides what comes next, and
+        # this outcome is dropped when settled. Not a step error: nothing failed.
+        logger.error("drive %s step %s stopped: %s", drive.pk, drive.steps, exc)
+        return Settled(0.0, errors=drive.consecutive_errors)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if db.unavailable(exc):
@@ -85,9 +100,13 @@ def _after(drive: Drive, outcome: Next) -> Settled:
 
 
 def _step_error(drive: Drive, error: str) -> Settled:
-    errors = drive.consecutive_errors + 1
-    limit = settings.TERNADMIN_DRIVE_MAX_ERRORS
-    if errors >= limit:
+    return _counted(drive.consecutive_errors + 1, error)
+
+
+def _counted(errors: int, error: str) -> Settled:
+    """The outcome of the ``errors``-th step error in a row: retry after a backoff, or give up
+    at ``TERNADMIN_DRIVE_MAX_ERRORS``."""
+    if errors >= settings.TERNADMIN_DRIVE_MAX_ERRORS:
         message = f"gave up after {errors} consecutive step errors; the last: {error}"
         return Settled(None, Outcome.ERROR, message=message, errors=errors, error=error)
     return Settled(backoff(errors), errors=errors, error=error)
@@ -144,6 +163,20 @@ def tell(taken: Taken, result: Settled, written: bool) -> None:
             f"{result.error}; retrying in {result.delay:.0f}s",
             LogLevel.WARN,
         )
+
+
+def _tell_lapsed(taken: Taken) -> None:
+    drive = taken.drive
+    where = f"drive {drive.pk} (apply {drive.apply_id} {drive.apply_identifier})"
+    count = f"{drive.consecutive_errors} in a row"
+    logger.warning(
+        "%s: %s (%s); running it again as step %s", where, taken.lapsed, count, taken.step
+    )
+    _timeline(
+        drive,
+        f"ternadmin drive {drive.pk}: {taken.lapsed} ({count}); running it again",
+        LogLevel.WARN,
+    )
 
 
 def _timeline(drive: Drive, message: str, level: LogLevel) -> None:

@@ -6,10 +6,16 @@ the drive's lease, and says what should happen next (``Next``). Whatever runs th
 drive loops, or a foreground runner such as ``manage.py recover``: ``applies.drives``) only
 follows that answer, so a crash anywhere is just the next step running again from persisted
 state.
+
+The lease fences every database write, but not an engine call: a step whose runner stalled can
+be taken over by another runner under the same lease. So a step asks ``still_mine()`` right
+before every engine call that creates or changes something, and stops (``StepSuperseded``)
+when it no longer holds its drive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -47,6 +53,16 @@ class EngineNotFound(EngineRejected):
 
 class EngineConflict(EngineRejected):
     """409: the engine's state forbids the call now (already deployed, name taken, …)."""
+
+
+class StepSuperseded(Exception):
+    """The step no longer holds its drive (another runner took it, or it ended): it issues
+    nothing more, and whatever it would say is not written."""
+
+
+# Whether the running step still holds its drive; asked right before an engine call that
+# creates or changes something (see the module docstring).
+Fence = Callable[[], bool]
 
 
 class CorruptResumeState(ValueError):
@@ -99,6 +115,6 @@ def handed_back(message: str) -> Next:
 class Driver(Protocol):
     """One engine's step function (see the module docstring)."""
 
-    def step(self, lease: Lease) -> Next: ...
+    def step(self, lease: Lease, *, still_mine: Fence) -> Next: ...
 
     def close(self) -> None: ...

@@ -9,6 +9,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 
+from applies.dbclock import PreciseNow
+
 
 class SweepRun(models.Model):
     """One pass of the reclaim sweep: what it found and did, for the console and /metrics."""
@@ -89,7 +91,8 @@ class Drive(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.QUEUED)
     runner = models.CharField(max_length=16, choices=Runner.choices, default=Runner.LOOPS)
     message = models.TextField(blank=True, default="")
-    started_at = models.DateTimeField(auto_now_add=True)
+    # The database's clock, like every other time of a drive: its age is measured against it.
+    started_at = models.DateTimeField(db_default=PreciseNow())
     finished_at = models.DateTimeField(null=True, blank=True)
     # The schedule (database clock, ternadmin's database): when the next step is due, which
     # runner holds the drive for the step running now and until when.

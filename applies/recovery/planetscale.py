@@ -11,7 +11,9 @@ cannot pass (the engine's 4xx, a DDL error, unreadable schema files, a plan that
 its schema files) fails the apply, as upstream's permanent errors do; anything transient leaves
 the apply as it is, claimable again once its heartbeat is stale. ternadmin's own access failing
 (a token refused, a database whose main branch reads as not found) is handed back like a
-transient error: a misconfigured ternadmin never ends an apply.
+transient error: a misconfigured ternadmin never ends an apply. A step that no longer holds
+its drive stops before its next engine write (``StepContext.fence``) and says nothing: the
+runner that took the drive over decides.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from applies.engines.base import (
     EngineError,
     EngineNotFound,
     EngineRejected,
+    Fence,
     Next,
     failed,
     finished,
@@ -79,7 +82,7 @@ class PlanetScaleDriver:
         if self._owns_transport:
             self.transport.close()
 
-    def step(self, lease: Lease) -> Next:
+    def step(self, lease: Lease, *, still_mine: Fence) -> Next:
         snap = load_snapshot(self.apply_id)
         if snap.apply.lease_token != lease.token:
             return lease_lost()
@@ -89,7 +92,7 @@ class PlanetScaleDriver:
         client = PlanetScaleClient(
             self.transport, snap.apply.database_name, snap.apply.apply_identifier
         )
-        ctx = StepContext(snap, writer, client, self.config)
+        ctx = StepContext(snap, writer, client, self.config, still_mine)
         try:
             return self._step(ctx)
         except LeaseLost as exc:

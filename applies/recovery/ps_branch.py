@@ -115,6 +115,7 @@ def _prepare_branch(ctx: StepContext) -> Next:
         branch = ctx.client.get_branch(ctx.branch)
     except EngineNotFound:
         ctx.confirm_database()
+        ctx.fence(f"creating branch {ctx.branch}")
         try:
             branch = ctx.client.create_branch(ctx.branch)
         except EngineConflict:  # a lost answer of our own create, or a racing driver
@@ -131,6 +132,8 @@ def _prepare_branch(ctx: StepContext) -> Next:
 def _apply_changes(ctx: StepContext) -> Next:
     crash_point("apply_branch_changes", "before")
     diff = branch_diff(ctx.client, ctx.branch, ctx.snap.desired, ctx.snap.planned_ddl)
+    if not diff.empty:
+        ctx.fence(f"changing branch {ctx.branch}")
     changes = ctx.branch_writer().apply(diff, ctx.snap.planned_ddl)
     crash_point("apply_branch_changes", "after")
     if changes.empty:
@@ -177,6 +180,7 @@ def _find_or_create_deploy_request(ctx: StepContext) -> DeployRequest:
     # Only a branch SchemaBot named goes with its deploy request; one the user chose is kept,
     # as upstream's fresh apply does (pkg/engine/planetscale/apply.go, ``autoDeleteBranch``).
     auto_delete = not ctx.snap.option("branch")
+    ctx.fence(f"opening a deploy request for branch {ctx.branch}")
     try:
         return ctx.client.create_deploy_request(
             ctx.branch, auto_cutover=auto_cutover, auto_delete_branch=auto_delete

@@ -143,6 +143,7 @@ def _deploy(ctx: StepContext, dr: DeployRequest, poll: float) -> Next:
         return poll_after(poll)
     crash_point("deploy", "before")
     instant = dr.instant_ddl_eligible
+    ctx.fence(f"deploying deploy request #{dr.number}")
     try:
         dr = ctx.client.deploy(dr.number, instant=instant)
     except EngineConflict:
@@ -164,6 +165,7 @@ def _follow(ctx: StepContext, dr: DeployRequest, poll: float) -> Next:
     cutover = ctx.snap.pending(ControlOperation.CUTOVER)
     if dr.state == DR.PENDING_CUTOVER and (not ctx.snap.option("defer_cutover") or cutover):
         crash_point("cutover", "before")
+        ctx.fence(f"the cutover of deploy request #{dr.number}")
         try:
             dr = ctx.client.apply_deploy(dr.number)
         except EngineConflict:
@@ -172,6 +174,7 @@ def _follow(ctx: StepContext, dr: DeployRequest, poll: float) -> Next:
         if cutover is not None:
             ctx.writer.complete_request(cutover.pk)
     elif dr.state == DR.COMPLETE_PENDING_REVERT and ctx.snap.option("skip_revert"):
+        ctx.fence(f"skipping the revert of deploy request #{dr.number}")
         try:
             dr = ctx.client.skip_revert(dr.number)
         except EngineConflict:

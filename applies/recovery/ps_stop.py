@@ -169,6 +169,7 @@ def _deploy_requests(ctx: StepContext, branch: str, persisted: int | None) -> li
 def _cancel(ctx: StepContext, dr: DeployRequest) -> _Cancelling | None:
     """Cancel ``dr``; when PlanetScale refuses, re-read it and say why: only a request that
     really is cancelling or cancelled counts as cancelled (upstream ``classifyCancelRejection``)."""
+    ctx.fence(f"cancelling deploy request #{dr.number}")
     try:
         ctx.client.cancel(dr.number)
     except EngineConflict as exc:

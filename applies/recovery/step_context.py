@@ -2,15 +2,18 @@
 
 Every write goes through ``DriveWriter`` (lease-guarded); ``move`` writes the apply's new state
 as it is entered, like SchemaBot's setup-phase events (upstream pkg/engine/planetscale/apply.go
-emits ``NewState`` and the tern layer persists it).
+emits ``NewState`` and the tern layer persists it). Every engine call that creates or changes
+something passes ``fence`` first: the lease cannot tell two runners of one drive apart, the
+drive's hold can.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from applies.dbclock import SecondsAgo
-from applies.engines.base import EngineAccessDenied, EngineNotFound
+from applies.engines.base import EngineAccessDenied, EngineNotFound, Fence, StepSuperseded
 from applies.engines.planetscale.branch_changes import BranchWriter
 from applies.engines.planetscale.client import PlanetScaleClient
 from applies.engines.planetscale.config import PlanetScaleConfig
@@ -34,6 +37,7 @@ class StepContext:
     writer: DriveWriter
     client: PlanetScaleClient
     config: PlanetScaleConfig
+    still_mine: Fence
 
     @property
     def state(self) -> str:
@@ -75,6 +79,14 @@ class StepContext:
         crash_point("persist_resume_state", "after")
         self.snap.metadata = metadata
 
+    def fence(self, what: str) -> None:
+        """Right before an engine call that creates or changes something: stop
+        (``StepSuperseded``) unless this step still holds its drive. A runner whose hold lapsed
+        while it stalled must not issue what the runner that took the drive over issues too
+        (a second branch, deploy request or deploy)."""
+        if not self.still_mine():
+            raise StepSuperseded(f"{what} not issued: the step no longer holds its drive")
+
     def log(self, message: str, *, warn: bool = False) -> None:
         level = LogLevel.WARN if warn else LogLevel.INFO
         self.writer.log(message, level=level, event=LogEvent.INFO)
@@ -85,7 +97,7 @@ class StepContext:
             self.branch,
             password_ttl=self.config.password_ttl_seconds,
             timeout=self.config.timeout_seconds,
-            on_statement=lambda when: crash_point("branch_statement", when),
+            on_statement=self._on_statement,
         )
 
     def confirm_database(self) -> None:
@@ -101,6 +113,11 @@ class StepContext:
                 f"{MAIN_BRANCH} branch: ternadmin's organization or service token does not "
                 "reach it (PLANETSCALE_ORGANIZATION, the token's access)"
             ) from None
+
+    def _on_statement(self, when: Literal["before", "after"]) -> None:
+        crash_point("branch_statement", when)
+        if when == "before":
+            self.fence(f"a DDL statement on branch {self.branch}")
 
     def waited_longer_than(self, seconds: float) -> bool:
         """Whether the apply has waited in its current state for more than ``seconds`` under
