@@ -12,13 +12,12 @@ from collections import Counter
 from collections.abc import Iterator
 
 from django.db.models import Count
-from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from applies import brake
 from applies.classify import live
-from applies.dbclock import PreciseNow
+from applies.dbclock import PreciseNow, SecondsUntil
 from applies.drives.heartbeats import oldest_heartbeat, running_leases
 from applies.drives.slots import loop_count
 from applies.models import Drive, DriveLoop, SweepRun
@@ -76,7 +75,12 @@ class TernadminCollector(Collector):
 
     def _sweep(self) -> Iterator[Metric]:
         last = SweepRun.objects.order_by("-started_at").first()
-        last_ok = SweepRun.objects.filter(ok=True).order_by("-started_at").first()
+        last_ok = (
+            SweepRun.objects.filter(ok=True)
+            .annotate(finished_in=SecondsUntil("finished_at"))  # by the database's clock
+            .order_by("-started_at")
+            .first()
+        )
         duration = GaugeMetricFamily("ternadmin_sweep_last_duration_seconds", "Last pass.")
         claimed = GaugeMetricFamily("ternadmin_sweep_last_claimed", "Units the last pass claimed.")
         if last is not None:
@@ -89,7 +93,7 @@ class TernadminCollector(Collector):
             "Seconds since a sweep pass last finished without errors (+Inf: never).",
         )
         if last_ok is not None and last_ok.finished_at is not None:
-            since.add_metric([], (timezone.now() - last_ok.finished_at).total_seconds())
+            since.add_metric([], -float(last_ok.finished_in))
         else:
             since.add_metric([], float("inf"))
         yield since

@@ -18,15 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
 from applies import brake
 from applies.claims import ApplyClaim, find_next_apply_claim
 from applies.classify import Classification, Verdict, live
+from applies.dbclock import PreciseNow, SecondsAgo
 from applies.drives import launch_drive
 from applies.drives.records import prune_ended
 from applies.drives.slots import start_loops
@@ -88,7 +87,7 @@ def run_sweep(
     claim_operations: bool | None = None,
 ) -> SweepReport:
     """One pass; returns its report and (unless a dry run) records it as a ``SweepRun``."""
-    started, clock = timezone.now(), time.monotonic()
+    clock = time.monotonic()
     report = SweepReport(owner=owner, dry_run=dry_run)
     limit = settings.TERNADMIN_SWEEP_LIMIT if limit is None else limit
     budget = settings.TERNADMIN_SWEEP_TIME_BUDGET_SECONDS if time_budget is None else time_budget
@@ -113,7 +112,7 @@ def run_sweep(
         report.errors.append(f"pass: {type(exc).__name__}: {exc}")
     report.duration_s = round(time.monotonic() - clock, 3)
     if not dry_run:
-        _record(report, started)
+        _record(report)
     return report
 
 
@@ -208,11 +207,13 @@ def _would_claim(classified: list[Classification], limit: int) -> list[ClaimedUn
     return [_unit(c) for c in claimable[:limit]]
 
 
-def _record(report: SweepReport, started: Any) -> None:
+def _record(report: SweepReport) -> None:
+    # The pass's times by the database's clock, against which the dashboard and /metrics
+    # measure them, whatever this host's clock says.
     try:
         SweepRun.objects.create(
-            started_at=started,
-            finished_at=timezone.now(),
+            started_at=PreciseNow(-report.duration_s),
+            finished_at=PreciseNow(),
             owner=report.owner,
             ok=not report.errors,
             claimed=len(report.claimed),
@@ -228,7 +229,7 @@ def _record(report: SweepReport, started: Any) -> None:
         logger.exception("could not record the sweep pass")
     try:
         days = settings.TERNADMIN_SWEEP_HISTORY_DAYS
-        SweepRun.objects.filter(started_at__lt=timezone.now() - timedelta(days=days)).delete()
+        SweepRun.objects.filter(started_at__lt=SecondsAgo(days * 86_400)).delete()
         prune_ended(days)
     except Exception:
         logger.exception("could not prune the sweep and drive history")

@@ -1,5 +1,5 @@
 """Staleness is the database's judgement: a skewed application clock changes no claim, no
-brake cooldown and no drive's age."""
+brake cooldown, no drive's age and no sweep pass's."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import time_machine
 from applies import brake, claims
 from applies.classify import classify, live
 from applies.dbclock import PreciseNow
+from applies.metrics import TernadminCollector
 from applies.models import Brake
 from applies.selectors.dashboard import sweep_health
 from applies.states import ApplyState
+from applies.sweep import run_sweep
 from tests.claim_fixtures import FRESH, STALE, make_apply
 from tests.drive_fixtures import claimed_drive
 
@@ -86,3 +88,19 @@ def test_a_drive_s_age_is_the_database_s_judgement(skew_hours: int) -> None:
     (drive,) = sweep_health().drives
 
     assert abs(drive.age) <= 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("skew_hours", [-1, 1])
+def test_a_sweep_pass_is_dated_by_the_database(skew_hours: int) -> None:
+    with skewed(skew_hours):
+        run_sweep(owner="skewed-host/1/sweep")
+
+    (run,) = sweep_health().runs
+    assert abs(run.age) <= 2  # type: ignore[attr-defined]
+    since = next(
+        sample.value
+        for family in TernadminCollector().collect()
+        for sample in family.samples
+        if sample.name == "ternadmin_sweep_seconds_since_last_success"
+    )
+    assert 0 <= since <= 2
