@@ -3,7 +3,8 @@
 ``manage.py`` (so the scheduler, ``manage.py qcluster``, too), ``ternadmin.wsgi`` (gunicorn)
 and ``ternadmin.asgi`` start through here. Settings are loaded first, then, for the servers,
 the attached SchemaBot schema is verified; an ``ImproperlyConfigured`` from either (or from a
-command) is written to stderr as ``ternadmin: <what is wrong, naming the variable>`` and the
+command), or a database URL that leads nowhere (no such database, access denied, no server
+there), is written to stderr as ``ternadmin: <what is wrong, naming the variable>`` and the
 process exits without a traceback: status 2 from ``manage.py``, 4 from a server (under
 gunicorn, 4 is "the application failed to load": the master stops instead of starting worker
 after worker).
@@ -18,10 +19,17 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.utils import OperationalError
 
 SETTINGS_MODULE = "ternadmin.settings"
 EXIT_BAD_SETTINGS = 2
 EXIT_SERVER_MISCONFIGURED = 4  # gunicorn's APP_LOAD_ERROR
+
+# MySQL/MariaDB errors that say a database URL leads nowhere: access denied (1044, 1045, 1698),
+# no such database (1049), no server at that address (2002, 2003, 2005). Anything else a
+# command meets on its way keeps its traceback.
+_URL_LEADS_NOWHERE = frozenset({1044, 1045, 1049, 1698, 2002, 2003, 2005})
+_URL_SETTINGS = {"default": "TERNADMIN_DATABASE_URL", "schemabot": "SCHEMABOT_DATABASE_URL"}
 
 T = TypeVar("T")
 
@@ -31,11 +39,32 @@ def one_line_on_bad_settings(status: int) -> Iterator[None]:
     try:
         yield
     except ImproperlyConfigured as exc:
-        from applies.redact import redact  # a message may quote a URL with its password
+        _stop(str(exc), status)
+    except OperationalError as exc:
+        if not exc.args or exc.args[0] not in _URL_LEADS_NOWHERE:
+            raise
+        _stop(f"cannot use the database {_unusable_urls()} names: {exc.args[-1]}", status)
 
-        sys.stderr.write(f"ternadmin: {redact(str(exc))}\n")
-        sys.stderr.flush()
-        raise SystemExit(status) from None
+
+def _stop(message: str, status: int) -> None:
+    from applies.redact import redact  # a message may quote a URL with its password
+
+    sys.stderr.write(f"ternadmin: {redact(message)}\n")
+    sys.stderr.flush()
+    raise SystemExit(status) from None
+
+
+def _unusable_urls() -> str:
+    """Which of the two database settings leads nowhere, found by connecting to each."""
+    from django.db import connections
+
+    unusable = []
+    for alias, setting in _URL_SETTINGS.items():
+        try:
+            connections[alias].ensure_connection()
+        except Exception:  # whatever stops it, this is a URL that leads nowhere
+            unusable.append(setting)
+    return " and ".join(unusable) or " or ".join(_URL_SETTINGS.values())
 
 
 def _load_settings() -> None:

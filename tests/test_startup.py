@@ -16,8 +16,16 @@ from pathlib import Path
 import httpx
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 
-from tests.helpers import REPO_ROOT, clean_environ, free_port, run_manage, run_python
+from tests.helpers import (
+    REPO_ROOT,
+    clean_environ,
+    free_port,
+    mariadb_server,
+    run_manage,
+    run_python,
+)
 from tests.test_production_settings import wait_for_http
 
 SETTINGS = REPO_ROOT / "ternadmin" / "settings.py"
@@ -233,3 +241,54 @@ def test_gunicorns_access_log_never_shows_a_token(tmp_path: Path) -> None:
         output, _ = server.communicate(timeout=30)
     assert "/api/v1/dashboard?token=•••" in output, output
     assert secret not in output and "s3cr3tvalue" not in output
+
+
+def _mysql_url(database: str, user: str | None = None) -> str:
+    server = mariadb_server()
+    credentials = user or server["user"]
+    if user is None and server.get("password"):
+        credentials += f":{server['password']}"
+    return f"mysql://{credentials}@{server['host']}:{server.get('port', 3306)}/{database}"
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(databases=["default", "schemabot"])  # this run's databases exist
+@pytest.mark.parametrize(
+    ("default", "schemabot", "named"),
+    [
+        ("ternadmin_no_such_database", None, "TERNADMIN_DATABASE_URL"),
+        (None, "schemabot_no_such_database", "SCHEMABOT_DATABASE_URL"),
+    ],
+)
+def test_a_database_url_that_leads_nowhere_is_one_line_naming_it(
+    tmp_path: Path, default: str | None, schemabot: str | None, named: str
+) -> None:
+    existing = connections["default"].settings_dict["NAME"]
+    env = bad_environ(
+        tmp_path,
+        TERNADMIN_DATABASE_URL=_mysql_url(default or existing),
+        SCHEMABOT_DATABASE_URL=_mysql_url(schemabot or existing),
+        SCHEMABOT_MODE="standalone",
+        TERNADMIN_DEMO="1",
+    )
+    result = run_manage("check", "--database", "default", "--database", "schemabot", env=env)
+    assert result.returncode == 2
+    assert_one_line(result.stderr, named)
+    other = {"TERNADMIN_DATABASE_URL", "SCHEMABOT_DATABASE_URL"} - {named}
+    assert other.pop() not in result.stderr
+
+
+@pytest.mark.mariadb
+def test_a_login_the_server_refuses_is_one_line_without_its_password(tmp_path: Path) -> None:
+    url = _mysql_url("ternadmin", user="nobody:s3cret-pw")
+    env = bad_environ(
+        tmp_path,
+        TERNADMIN_DATABASE_URL=url,
+        SCHEMABOT_DATABASE_URL=url.replace("/ternadmin", "/schemabot"),
+        SCHEMABOT_MODE="standalone",
+        TERNADMIN_DEMO="1",
+    )
+    result = run_manage("check", "--database", "default", env=env, timeout=60)
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "TERNADMIN_DATABASE_URL and SCHEMABOT_DATABASE_URL")
+    assert "Access denied" in result.stderr and "s3cret-pw" not in result.stderr
