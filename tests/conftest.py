@@ -10,6 +10,7 @@ failure.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,12 @@ SCHEMABOT_DDL_DIR = Path(
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REDIS_URL = os.environ.get("TERNADMIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Started in the background by a non-interactive shell, the run inherits SIGINT ignored, and so
+# would every process it starts (bin/demo, the scheduler, the emulator), whose Ctrl-C the tests
+# exercise: Python's own handling is restored, so the suite runs the same either way.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def schemabot_on_mariadb() -> bool:
